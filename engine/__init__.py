@@ -1,0 +1,1 @@
+"""Eligibility rules engine: load → validate → compile → evaluate → explain → render."""
