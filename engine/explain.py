@@ -1,0 +1,248 @@
+"""Explanations in words: filling condition sentences, and what would make a failed condition hold.
+
+`to_qualify` reads the failed condition's tree. Where it compares a fact with a threshold (also
+through whole years since a date), it names the nearest value that satisfies it:
+"training_hours 16 → at least 24", "skill_cert_date 2023-05-01 → on or before 2022-11-21".
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from engine.expression import Binary, Call, DefinitionRef, FactRef, Node, Unary
+from engine.types import UNKNOWN, UNSET, LabelledEnum, is_missing
+
+if TYPE_CHECKING:  # decide imports us; only for annotations
+    from engine.ruleset import Group
+
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+_FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
+_WORDS = {
+    ">=": ("至少", "at least"), ">": ("大于", "more than"), "<=": ("至多", "at most"), "<": ("小于", "less than"),
+    "==": ("等于", "equal to"), "!=": ("不等于", "other than"),
+}
+
+
+def format_value(value: Any, lang: str = "en") -> str:
+    if value is UNKNOWN:
+        return "未知" if lang == "zh" else "unknown"
+    if value is UNSET:
+        return "未设定" if lang == "zh" else "not set"
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return ("是" if value else "否") if lang == "zh" else ("yes" if value else "no")
+    if isinstance(value, LabelledEnum):
+        return value.zh if lang == "zh" else value.value
+    if isinstance(value, tuple):
+        if not value:
+            return "无" if lang == "zh" else "none"
+        return ("、" if lang == "zh" else ", ").join(format_value(v, lang) for v in value)
+    if isinstance(value, Decimal):
+        return format_decimal(value)
+    return str(value)
+
+
+def format_decimal(value: Decimal) -> str:
+    """Plain notation without exponent or trailing zeros: 24, 0.6, 6000.5."""
+    text = format(value, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def render(template: str, values: dict[str, Any], lang: str) -> str:
+    """Fill `{name}` placeholders; `{param}` is the first parameter the condition read."""
+    return _PLACEHOLDER.sub(lambda m: format_value(values.get(m.group(1), UNKNOWN), lang), template)
+
+
+def json_value(value: Any) -> Any:
+    """A fact or parameter value for the decision JSON: exact, unknown as null."""
+    if is_missing(value) or value is None:
+        return None
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, LabelledEnum):
+        return value.value
+    if isinstance(value, tuple):
+        return [json_value(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): json_value(v) for k, v in value.items()}
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() and abs(value) < 2**53 else format_decimal(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+# ------------------------------------------------------------------------------------ to_qualify
+
+
+@dataclass(frozen=True)
+class Hint:
+    """One thing that would make a failed condition hold."""
+
+    condition: str
+    field: str | None
+    value: Any  # the current value
+    op: str | None  # the relation the field must have to `needed`: >= <= == in …
+    needed: Any
+    text: dict[str, str]  # the condition's sentence
+    alternative_of: str | None = None  # set when any one of several alternatives would do
+
+    def describe(self, lang: str) -> str:
+        if self.field is None:
+            return self.text[lang]
+        current = format_value(self.value, lang)
+        if self.op in _WORDS:
+            zh, en = _WORDS[self.op]
+            if isinstance(self.needed, date):
+                zh, en = {">=": ("不早于", "on or after"), "<=": ("不晚于", "on or before"),
+                          ">": ("晚于", "after"), "<": ("早于", "before")}.get(self.op, (zh, en))
+            word = zh if lang == "zh" else en
+            return f"{self.field} {current} → {word} {format_value(self.needed, lang)}"
+        if self.op in ("in", "not in"):
+            options = ", ".join(format_value(v, lang) for v in self.needed)
+            word = ("为其中之一：" if lang == "zh" else "one of ") if self.op == "in" else (
+                "不为：" if lang == "zh" else "none of ")
+            return f"{self.field} {current} → {word}{options}"
+        if self.op == "has":
+            return f"{self.field} {current} → " + ("包含 " if lang == "zh" else "including ") + \
+                ", ".join(format_value(v, lang) for v in self.needed)
+        return f"{self.field} {current} → {format_value(self.needed, lang)}"
+
+
+def hints_for(evaluation, group: "Group", results) -> list[Hint]:
+    """Hints for the failed conditions that make the group fail (all of an `all`, each of a failed `any`)."""
+    from engine.decide import truth_of
+
+    by_condition = {id(r.condition): r for r in results}
+    holds = {key: r.holds for key, r in by_condition.items()}
+    hints: list[Hint] = []
+
+    def walk(g, alternative: str | None) -> None:
+        for item in g.items:
+            if truth_of(item, holds) is not False:
+                continue
+            inner = (item.id or "any") if g.mode == "any" else alternative
+            if hasattr(item, "items"):
+                walk(item, (item.id or "any") if item.mode == "any" else inner)
+            else:
+                result = by_condition[id(item)]
+                hints.extend(hint_list(evaluation, item, result, inner if g.mode == "any" else alternative))
+
+    walk(group, None)
+    return hints
+
+
+def hint_list(evaluation, condition, result, alternative: str | None) -> list[Hint]:
+    """One hint per fact that would have to change; the bare sentence when no shape is recognised."""
+    sentence = {lang: render(condition.says.get(lang), sentence_values(result.trace), lang) for lang in ("zh", "en")}
+    found = _solve(evaluation, condition.tree, True)
+    if not found:
+        return [Hint(condition.id, None, None, None, None, sentence, alternative)]
+    return [Hint(condition.id, field, evaluation.facts.get(field, UNKNOWN), op, needed, sentence, alternative)
+            for field, op, needed in found]
+
+
+def sentence_values(trace) -> dict[str, Any]:
+    values = dict(trace.facts)
+    values.update(trace.derived)
+    for (name, _key), use in trace.parameters.items():
+        values.setdefault("param", use.value)
+        values.setdefault(name, use.value)
+    return values
+
+
+def _truth(evaluation, node: Node) -> Any:
+    return evaluation.evaluate(node)[0]
+
+
+def _solve(evaluation, node: Node, want: bool) -> list[tuple[str, str, Any]]:
+    """(field, op, value) changes that would give the node the truth value `want`, for simple shapes.
+
+    Looks through definitions and through `and`/`or`: to make `a and b` hold, every part that
+    does not hold yet must change; to make `a or b` fail, every part that holds must change.
+    """
+    if isinstance(node, DefinitionRef):
+        definition = evaluation.local.get(node.name) or evaluation.shared[node.name]
+        return _solve(evaluation, definition.tree, want)
+    if isinstance(node, FactRef):
+        return [(node.name, "==", want)]
+    if isinstance(node, Unary) and node.op == "not":
+        return _solve(evaluation, node.operand, not want)
+    if isinstance(node, Binary) and node.op in ("and", "or"):
+        every = (node.op == "and") == want  # all parts must reach `want`; else any one part will do
+        parts = [p for p in (node.left, node.right) if _truth(evaluation, p) is not want]
+        if not every and parts:
+            parts = parts[:1] if len(parts) == 2 else parts
+        return [change for part in parts for change in _solve(evaluation, part, want)]
+    if isinstance(node, Binary) and node.op in _FLIP:
+        op = node.op if want else _negate(node.op)
+        node = Binary(node.pos, node.op, _inline(evaluation, node.left), _inline(evaluation, node.right))
+        if isinstance(node.left, FactRef) or _is_years_since(node.left):
+            return _threshold(evaluation, node.left, op, node.right)
+        if isinstance(node.right, FactRef) or _is_years_since(node.right):
+            return _threshold(evaluation, node.right, _FLIP[op], node.left)
+    if isinstance(node, Binary) and node.op in ("in", "not in") and isinstance(node.left, FactRef):
+        options = evaluation.value(node.right)
+        if is_missing(options):
+            return []
+        positive = (node.op == "in") == want
+        return [(node.left.name, "in" if positive else "not in", tuple(options))]
+    if isinstance(node, Call) and node.function in ("has", "has_any") and want and isinstance(node.args[0], FactRef):
+        needed = evaluation.value(node.args[1])
+        return [(node.args[0].name, "has", needed if isinstance(needed, tuple) else (needed,))]
+    return []
+
+
+def _inline(evaluation, node: Node) -> Node:
+    """A definition's own tree, so `years_since_certificate >= 3` is solved for skill_cert_date."""
+    while isinstance(node, DefinitionRef):
+        node = (evaluation.local.get(node.name) or evaluation.shared[node.name]).tree
+    return node
+
+
+def _negate(op: str) -> str:
+    return {"<": ">=", "<=": ">", ">": "<=", ">=": "<", "==": "!=", "!=": "=="}[op]
+
+
+def _is_years_since(node: Node) -> bool:
+    return isinstance(node, Call) and node.function in ("years_between", "months_between", "days_between") \
+        and isinstance(node.args[0], FactRef)
+
+
+def _threshold(evaluation, side: Node, op: str, other: Node):
+    limit = evaluation.value(other)
+    if is_missing(limit):
+        return []
+    if isinstance(side, FactRef):
+        step = _step(evaluation, side.name, limit)
+        if step is not None and op in (">", "<"):  # strict bound → the nearest value that passes it
+            return [(side.name, op + "=", limit + step if op == ">" else limit - step)]
+        return [(side.name, op, limit)]
+    # elapsed time since a date fact: years_between(cert_date, as_of) >= n  ⇔  cert_date <= as_of − n years
+    end = evaluation.value(side.args[1])
+    if is_missing(end) or op not in (">=", ">"):
+        return []
+    from engine.evaluator import add_months
+
+    count = int(limit) + (1 if op == ">" else 0)
+    if side.function == "days_between":
+        boundary = end - timedelta(days=count)
+    else:
+        boundary = add_months(end, -count * (12 if side.function == "years_between" else 1))
+    return [(side.args[0].name, "<=", boundary)]
+
+
+def _step(evaluation, name: str, limit: Any):
+    """Smallest change of a fact: a day for dates, 1 for whole numbers, a fen for money; none for levels."""
+    if isinstance(limit, date):
+        return timedelta(days=1)
+    if isinstance(limit, Decimal):
+        from engine.records import FACT_TYPES
+
+        kind = FACT_TYPES[evaluation.record_type].get(name)
+        return Decimal(1) if kind is not None and kind.integer else Decimal("0.01")
+    return None

@@ -1,0 +1,100 @@
+"""Safe YAML loading that remembers where every value came from, so errors can say file:line.
+
+Mappings become LocatedDict and sequences LocatedList; both carry the line of the node and the
+lines of their keys/items. Scalars are built by PyYAML's SafeConstructor (never the full loader),
+through the C parser when available. Duplicate keys are refused rather than silently overwritten.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import yaml
+
+from engine.errors import Problem, RuleError
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class LocatedDict(dict):
+    line: int = 0
+    key_lines: dict
+
+    def line_of(self, key: Any) -> int:
+        return self.key_lines.get(key, self.line)
+
+
+class LocatedList(list):
+    line: int = 0
+    item_lines: list
+
+    def line_of(self, index: int) -> int:
+        return self.item_lines[index] if 0 <= index < len(self.item_lines) else self.line
+
+
+def load_yaml(path: Path, display: str | None = None) -> Any:
+    """Parse one YAML file into located data; RuleError with file:line on any syntax problem."""
+    name = display or str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise RuleError([Problem(name, None, f"cannot read: {error}")]) from None
+    return parse_yaml(text, name)
+
+
+def parse_yaml(text: str, name: str) -> Any:
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        problem = getattr(error, "problem", None) or str(error)
+        raise RuleError([Problem(name, mark.line + 1 if mark else None, f"not valid YAML: {problem}")]) from None
+    if node is None:
+        return None
+    return _Builder(name).build(node)
+
+
+class _Builder:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.constructor = yaml.constructor.SafeConstructor()
+
+    def build(self, node: yaml.Node) -> Any:
+        if isinstance(node, yaml.MappingNode):
+            result = LocatedDict()
+            result.line = node.start_mark.line + 1
+            result.key_lines = {}
+            for key_node, value_node in node.value:
+                key = self.build(key_node)
+                if isinstance(key, (dict, list)):
+                    raise RuleError([Problem(self.name, key_node.start_mark.line + 1, "a key must be a plain value")])
+                if key in result:
+                    raise RuleError([Problem(self.name, key_node.start_mark.line + 1,
+                                             f"duplicate key '{key}' (first on line {result.key_lines[key]})")])
+                result[key] = self.build(value_node)
+                result.key_lines[key] = key_node.start_mark.line + 1
+            return result
+        if isinstance(node, yaml.SequenceNode):
+            result = LocatedList(self.build(item) for item in node.value)
+            result.line = node.start_mark.line + 1
+            result.item_lines = [item.start_mark.line + 1 for item in node.value]
+            return result
+        try:
+            return self.constructor.construct_object(node, deep=True)
+        except yaml.YAMLError as error:
+            raise RuleError([Problem(self.name, node.start_mark.line + 1, f"bad value: {error}")]) from None
+
+
+def line_at(data: Any, path: Sequence[Any]) -> int | None:
+    """The line of the deepest value along ``path`` (a pydantic error's loc) that can be found."""
+    line = getattr(data, "line", None)
+    for step in path:
+        if isinstance(data, LocatedDict) and step in data:
+            line = data.line_of(step)
+            data = data[step]
+        elif isinstance(data, LocatedList) and isinstance(step, int) and 0 <= step < len(data):
+            line = data.line_of(step)
+            data = data[step]
+        else:
+            break
+    return line
