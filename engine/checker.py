@@ -42,6 +42,7 @@ class Scope:
     facts: dict[str, FactType]
     definitions: dict[str, FactType] = field(default_factory=dict)
     parameters: dict[str, ParameterSignature] = field(default_factory=dict)
+    broken: set[str] = field(default_factory=set)  # defined, but refused for problems of their own
 
 
 # Function name → (min args, max args); max None = any number.
@@ -103,6 +104,8 @@ class Checker:
             return DefinitionRef(node.pos, name), self.scope.definitions[name]
         if expected is not None and expected.enum is not None:
             return self.enum_literal(node, name, expected.enum), enum_type(expected.enum)
+        if name in self.scope.broken:
+            self.fail(f"'{name}' cannot be used until the problems in its definition are fixed", node)
         known = list(self.scope.facts) + list(self.scope.definitions)
         hint = difflib.get_close_matches(name, known, n=1)
         suggestion = f"; did you mean '{hint[0]}'?" if hint else ""
@@ -285,14 +288,19 @@ class Checker:
         if not isinstance(target, Name):
             self.fail("param() takes a parameter name first, such as param(apprenticeship.min_contract_months)", target)
         signature = self.scope.parameters.get(target.name)
+        if signature is None and target.name in self.scope.broken:
+            self.fail(f"parameter '{target.name}' cannot be used until the problems in its file are fixed", target)
         if signature is None:
             hint = difflib.get_close_matches(target.name, self.scope.parameters, n=1)
             self.fail(f"unknown parameter '{target.name}'" + (f"; did you mean '{hint[0]}'?" if hint else ""), target)
         key = None
         if signature.keyed_by is not None:
             if len(node.args) != 2:
+                example = next((n for n, t in self.scope.facts.items()
+                                if t.kind == "enum" and t.enum is signature.keyed_by),
+                               next(iter(signature.keyed_by)).value)
                 self.fail(f"parameter '{target.name}' is a table by {signature.keyed_by.__name__}: "
-                          f"give the key, as in param({target.name}, skill_level)", node)
+                          f"give the key, as in param({target.name}, {example})", node)
             key = self.expect(node.args[1], enum_type(signature.keyed_by), f"the key of '{target.name}'")
         elif len(node.args) == 2:
             self.fail(f"parameter '{target.name}' is a single value; it takes no key", node.args[1])

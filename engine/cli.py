@@ -122,5 +122,31 @@ def lint(directory: Path | None) -> None:
                f"{sum(len(d) for d in ruleset.definitions.values())} definitions ({ruleset.digest[:19]})")
 
 
+@rules.command("test")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@rules_option
+def test_cases(paths: tuple[Path, ...], rules_dir: Path | None) -> None:
+    """Run the YAML cases (default: cases/*.yaml); print a summary per programme and every difference."""
+    from engine.cases import case_files, load_cases, run_case, summary
+
+    ruleset = _load_rules(rules_dir)
+    cases = load_cases(case_files(list(paths)), set(ruleset.programmes))
+    results = [run_case(ruleset, case) for case in cases]
+    for result in results:
+        if not result.passed:
+            click.echo(f"FAIL {result.case.file}:{result.case.line} {result.case.spec.id}")
+            for difference in result.differences:
+                click.echo(f"     {difference}")
+    width = max((len(p) for p, *_ in summary(results)), default=10)
+    click.echo(f"{'programme':<{width}}  cases  failed  outcomes")
+    for programme, count, failed, outcomes in summary(results):
+        reached = ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items()))
+        click.echo(f"{programme:<{width}}  {count:>5}  {failed:>6}  {reached}")
+    failed = sum(not r.passed for r in results)
+    click.echo(f"{len(results) - failed} passed, {failed} failed")
+    if failed:
+        sys.exit(EXIT_FAILURES)
+
+
 if __name__ == "__main__":
     main()

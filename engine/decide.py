@@ -72,17 +72,16 @@ def decide(ruleset: Ruleset, record: Any, only: list[str] | None = None) -> Deci
 
 def decide_programme(evaluation: Evaluation, programme: Programme) -> Decision:
     evaluation.for_programme(programme)
+    if not programme.in_force(evaluation.as_of):
+        # Outside its period a programme decides nothing: its parameters may not even exist yet.
+        return _not_in_force(programme, evaluation.as_of)
     results: list[ConditionResult] = []
     holds = _group(evaluation, programme.eligible_when, results, None)
-    in_force = programme.in_force(evaluation.as_of)
     notes = list(programme.interpretations)
     notes += [r.condition.interpretation for r in results if r.condition.interpretation]
-    if not in_force:
-        holds = False
-        notes.append(_not_in_force(programme, evaluation.as_of))
     outcome = ELIGIBLE if holds is True else INELIGIBLE if holds is False else UNDETERMINED
     missing = _missing(programme.eligible_when, results) if outcome == UNDETERMINED else []
-    hints = hints_for(evaluation, programme.eligible_when, results) if outcome == INELIGIBLE and in_force else []
+    hints = hints_for(evaluation, programme.eligible_when, results) if outcome == INELIGIBLE else []
 
     amount = effect = None
     if outcome == ELIGIBLE:
@@ -102,7 +101,7 @@ def decide_programme(evaluation: Evaluation, programme: Programme) -> Decision:
         chosen = evaluation.facts.get(programme.beneficiary_from, UNKNOWN)
         beneficiary = programme.beneficiary if is_missing(chosen) else str(chosen)
     return Decision(programme, outcome, results, missing, hints, amount, effect, beneficiary, parameters,
-                    _unique(notes), in_force)
+                    _unique(notes))
 
 
 def _group(evaluation: Evaluation, group: Group, results: list[ConditionResult], any_of: str | None) -> Any:
@@ -173,11 +172,17 @@ def _value(evaluation: Evaluation, rule: ValueRule) -> ValueResult:
     return ValueResult(None, trace, rule.says)
 
 
-def _not_in_force(programme: Programme, as_of: date) -> Text:
+def _not_in_force(programme: Programme, as_of: date) -> Decision:
+    """Ineligible on this date, saying the programme's period and the date it would need."""
     until = f"–{programme.valid_to}" if programme.valid_to else " onwards"
     until_zh = f"至{programme.valid_to}" if programme.valid_to else "起"
-    return Text(f"评估日期{as_of}不在本项目有效期内（{programme.valid_from}{until_zh}）",
+    note = Text(f"评估日期{as_of}不在本项目有效期内（{programme.valid_from}{until_zh}）",
                 f"the assessment date {as_of} is outside the programme's period ({programme.valid_from}{until})")
+    early = as_of < programme.valid_from
+    needed = programme.valid_from if early else programme.valid_to
+    hint = Hint("in-force", "as_of", as_of, ">=" if early else "<=", needed, note.as_dict())
+    return Decision(programme, INELIGIBLE, [], [], [hint], None, None, programme.beneficiary, [],
+                    [note], in_force=False)
 
 
 def _unset_note(use: ParameterUse) -> Text:

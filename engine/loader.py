@@ -53,6 +53,9 @@ class _Loader:
         self.root = root
         self.problems: list[Problem] = []
         self.sources: SourceLibrary | None = None
+        # Names that exist but whose file or definition failed: later uses say so, not "unknown name".
+        self.broken_parameters: set[str] = set()
+        self.broken_definitions: dict[str, set[str]] = {t: set() for t in FACT_TYPES}
 
     # -- plumbing
     def problem(self, file: str, line: int | None, message: str) -> None:
@@ -78,7 +81,8 @@ class _Loader:
             return _Located(model.model_validate(raw), raw, name)
         except ValidationError as error:
             for item in error.errors():
-                self.problem(name, line_at(raw, item["loc"]), _pydantic_message(item))
+                loc = _real_keys(raw, item["loc"])
+                self.problem(name, line_at(raw, loc), _pydantic_message({**item, "loc": loc}))
             return None
 
     def files(self, folder: str) -> list[Path]:
@@ -156,11 +160,12 @@ class _Loader:
         parameters: dict[str, DatedParameter] = {}
         base = self.root / "parameters"
         for path in self.files("parameters"):
+            name = ".".join(path.relative_to(base).with_suffix("").parts)
             located = self.read(path, spec.ParameterFile)
             if located is None:
+                self.broken_parameters.add(name)
                 continue
             model, file = located.model, located.file
-            name = ".".join(path.relative_to(base).with_suffix("").parts)
             if model.parameter is not None and model.parameter != name:
                 self.problem(file, located.line("parameter"), f"parameter is named '{model.parameter}' but its "
                              f"path makes it '{name}'; the folder tree is the parameter tree")
@@ -246,8 +251,12 @@ class _Loader:
             if located is not None:
                 for name, item in located.model.definitions.items():
                     gathered[located.model.record_type].append((name, item, located))
-        return {record_type: self.definitions(items, Scope(dict(FACT_TYPES[record_type]), {}, signatures), {})
-                for record_type, items in gathered.items()}
+        shared: dict[str, dict[str, Definition]] = {}
+        for record_type, items in gathered.items():
+            scope = Scope(dict(FACT_TYPES[record_type]), {}, signatures, set(self.broken_parameters))
+            shared[record_type] = self.definitions(items, scope, {})
+            self.broken_definitions[record_type] = scope.broken - self.broken_parameters
+        return shared
 
     def definitions(self, items, scope: Scope, outer: dict[str, Definition]) -> dict[str, Definition]:
         """Check definitions in dependency order; a cycle is named and refused."""
@@ -258,6 +267,7 @@ class _Loader:
                 self.problem(located.file, line, f"definition '{name}' is already a fact or a definition")
                 continue
             specs[name] = (item, located)
+        scope.broken |= set(specs)  # until checked; a checked definition resolves before this is looked at
         trees: dict[str, Node] = {}
         for name, (item, located) in specs.items():
             try:
@@ -282,6 +292,7 @@ class _Loader:
             checked[name] = Definition(name, item.value, tree, kind, _text(item.says), _text(item.interpretation),
                                        self.citations(item.cites, located, "definitions", name, "cites"),
                                        located.file, located.line("definitions", name))
+        scope.broken -= set(checked)
         return checked
 
     def cycle(self, cycle: list[str], specs) -> None:
@@ -312,7 +323,8 @@ class _Loader:
     def programme(self, located: _Located, signatures, shared: dict[str, Definition], parameters) -> Programme | None:
         model: spec.ProgrammeFile = located.model
         facts = FACT_TYPES[model.record_type]
-        scope = Scope(dict(facts), {n: d.type for n, d in shared.items()}, signatures)
+        scope = Scope(dict(facts), {n: d.type for n, d in shared.items()}, signatures,
+                      self.broken_parameters | self.broken_definitions[model.record_type])
         before = len(self.problems)
         local = self.definitions([(n, d, located) for n, d in model.definitions.items()], scope, shared)
         if model.beneficiary_from is not None and model.beneficiary_from not in facts:
@@ -471,6 +483,18 @@ def _dependency_order(depends: dict[str, set[str]], on_cycle: Callable[[list[str
 
 def _text(item: spec.Text | None) -> Text | None:
     return Text(item.zh, item.en) if item is not None else None
+
+
+def _real_keys(raw: Any, loc: tuple) -> tuple:
+    """Pydantic writes a non-string key as its repr ('datetime.date(2019, 1, 1)'); put the YAML key back."""
+    result, data = [], raw
+    for step in loc:
+        if isinstance(data, dict) and step not in data:
+            step = next((key for key in data if repr(key) == step), step)
+        result.append(step)
+        data = data.get(step) if isinstance(data, dict) else \
+            data[step] if isinstance(data, list) and isinstance(step, int) and 0 <= step < len(data) else None
+    return tuple(result)
 
 
 def _pydantic_message(item: dict) -> str:

@@ -80,7 +80,8 @@ def decision_json(decision: Decision) -> dict[str, Any]:
             "status": amount_status(decision),
         },
         "effect": _effect_json(decision.effect),
-        "reasons": [_reason_json(r) for r in decision.results],
+        "reasons": [_reason_json(r) for r in decision.results] if decision.in_force else [
+            {"id": "in-force", "holds": False, "text": decision.notes[0].as_dict(), "facts": {}}],
         "missing": list(decision.missing),
         "to_qualify": [_hint_json(h) for h in decision.to_qualify],
         "parameters": [_parameter_json(u) for u in decision.parameters],

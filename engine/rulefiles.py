@@ -54,6 +54,12 @@ class Effective(Strict):
     valid_from: date = Field(alias="from")
     valid_to: date | None = Field(default=None, alias="to")  # last day in force
 
+    @model_validator(mode="after")
+    def _in_order(self):
+        if self.valid_to is not None and self.valid_to < self.valid_from:
+            raise ValueError(f"`to: {self.valid_to}` (the last day in force) is before `from: {self.valid_from}`")
+        return self
+
 
 class ConditionSpec(Strict):
     id: RuleId

@@ -47,8 +47,12 @@ def parse_yaml(text: str, name: str) -> Any:
         node = yaml.compose(text, Loader=_Loader)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
+        line = mark.line + 1 if mark else None
         problem = getattr(error, "problem", None) or str(error)
-        raise RuleError([Problem(name, mark.line + 1 if mark else None, f"not valid YAML: {problem}")]) from None
+        if isinstance(error, yaml.reader.ReaderError):  # no mark; its str() spans two lines
+            line = text.count("\n", 0, error.position) + 1
+            problem = f"character #x{error.character:04x} is not allowed ({error.reason})"
+        raise RuleError([Problem(name, line, f"not valid YAML: {problem}")]) from None
     if node is None:
         return None
     return _Builder(name).build(node)
@@ -61,16 +65,22 @@ class _Builder:
 
     def build(self, node: yaml.Node) -> Any:
         if isinstance(node, yaml.MappingNode):
+            own = sum(1 for key_node, _ in node.value if key_node.tag != "tag:yaml.org,2002:merge")
+            self.constructor.flatten_mapping(node)  # resolve `<<: *base` merge keys as YAML defines them
+            merged = len(node.value) - own  # merged pairs come first; the mapping's own keys override them
             result = LocatedDict()
             result.line = node.start_mark.line + 1
             result.key_lines = {}
-            for key_node, value_node in node.value:
+            own_keys: set = set()
+            for index, (key_node, value_node) in enumerate(node.value):
                 key = self.build(key_node)
                 if isinstance(key, (dict, list)):
                     raise RuleError([Problem(self.name, key_node.start_mark.line + 1, "a key must be a plain value")])
-                if key in result:
+                if index >= merged and key in own_keys:
                     raise RuleError([Problem(self.name, key_node.start_mark.line + 1,
                                              f"duplicate key '{key}' (first on line {result.key_lines[key]})")])
+                if index >= merged:
+                    own_keys.add(key)
                 result[key] = self.build(value_node)
                 result.key_lines[key] = key_node.start_mark.line + 1
             return result
@@ -81,7 +91,7 @@ class _Builder:
             return result
         try:
             return self.constructor.construct_object(node, deep=True)
-        except yaml.YAMLError as error:
+        except (yaml.YAMLError, ValueError) as error:  # ValueError: a date that is no day (2019-02-30)
             raise RuleError([Problem(self.name, node.start_mark.line + 1, f"bad value: {error}")]) from None
 
 

@@ -1,0 +1,114 @@
+"""The command line as a user runs it: contract JSON, exit codes, and no traceback on user errors."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from engine.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "cases" / "examples" / "new-hire-apprentice.yaml"
+
+
+def run(*args, input=None):
+    return CliRunner().invoke(main, [str(a) for a in args], input=input)
+
+
+def test_check_prints_the_contract_json():
+    result = run("check", EXAMPLE, "--format", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["applicant_id"] == "EX-APPRENTICE-01" and data["as_of"] == "2020-05-01"
+    assert data["ruleset"]["digest"].startswith("sha256:") and data["ruleset"]["version"]
+    by_id = {d["programme"]: d for d in data["decisions"]}
+    apprenticeship = by_id["apprenticeship-training-subsidy"]
+    assert apprenticeship["outcome"] == "eligible" and apprenticeship["force"] == "entitlement"
+    assert apprenticeship["amount"] == {"value": "6000.00", "currency": "CNY", "status": "computed"}
+    assert {"id", "holds", "text", "facts"} <= set(apprenticeship["reasons"][0])
+    assert apprenticeship["reasons"][1]["facts"] == {"contract_months": 36}
+    rate = next(p for p in apprenticeship["parameters"] if p["name"] == "apprenticeship.new_hire_rate")
+    assert rate == {"name": "apprenticeship.new_hire_rate", "key": "intermediate", "value": "6000",
+                    "valid_from": "2019-01-01", "provenance": "public", "source": rate["source"]}
+    assert any(c["doc"] == "SH-SKILLS-PLAN-2018" and c["clause"] == "三（二）" and "学徒" in c["quote"]
+               for c in apprenticeship["citations"])
+    # every person programme appears, and only those
+    assert set(by_id) == {"apprenticeship-training-subsidy", "skill-to-title-bridging"}
+
+
+def test_same_input_gives_byte_identical_json():
+    first = run("check", EXAMPLE, "--format", "json").output
+    second = run("check", EXAMPLE, "--format", "json").output
+    assert first == second
+
+
+def test_stdin_and_json_input_agree_with_the_file():
+    from_file = json.loads(run("check", EXAMPLE, "--format", "json").output)
+    from_stdin = json.loads(run("check", "-", "--format", "json", input=EXAMPLE.read_text()).output)
+    assert from_file == from_stdin
+
+
+def test_as_of_applies_to_a_record_without_its_own_date(tmp_path):
+    record = tmp_path / "r.json"
+    record.write_text(json.dumps({"applicant_id": "X", "contract_months": 6}))
+    data = json.loads(run("check", record, "--format", "json", "--as-of", "2020-01-02").output)
+    assert data["as_of"] == "2020-01-02"
+
+
+@pytest.mark.parametrize("content, message", [
+    ("applicant_id: X\nskill_level: expert\n", "field 'skill_level': value 'expert'"),
+    ("applicant_id: X\ntrainning_hours: 3\n", "did you mean 'training_hours'"),
+    ("applicant_id: [1\n", "not valid YAML"),
+    ("- a\n- b\n", "expected one applicant record"),
+    ("name: 张三\n", "applicant_id"),
+])
+def test_bad_record_exits_2_with_a_message_not_a_traceback(tmp_path, content, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(content, encoding="utf-8")
+    result = run("check", path)
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_missing_file_and_bad_options_exit_2():
+    assert run("check", "no-such-file.yaml").exit_code == 2
+    assert run("check", EXAMPLE, "--as-of", "2020-13-01").exit_code == 2
+    assert run("check", EXAMPLE, "--programme", "no-such-programme").exit_code == 2
+
+
+def test_programme_filter_and_text_explanation_in_english():
+    result = run("check", EXAMPLE, "--programme", "skill-to-title-bridging", "--lang", "en")
+    assert result.exit_code == 0
+    assert "skill_level junior → at least technician" in result.output
+    assert "apprenticeship-training-subsidy" not in result.output
+
+
+def test_rules_test_runs_the_cases_and_exits_0():
+    result = run("rules", "test")
+    assert result.exit_code == 0, result.output
+    assert " 0 failed" in result.output
+
+
+def test_rules_test_fails_with_a_readable_difference(tmp_path):
+    case = tmp_path / "wrong.yaml"
+    case.write_text("""programme: apprenticeship-training-subsidy
+cases:
+  - id: wrong-amount
+    as_of: 2020-05-01
+    record: {applicant_id: W, employer_has_training_system: true, employer_skilled_ratio: 0.7,
+             contract_months: 24, apprentice_kind: new_hire, apprentice_year: 1, apprentice_target_level: junior}
+    expect: {outcome: eligible, amount: "6000.00"}
+""", encoding="utf-8")
+    result = run("rules", "test", case)
+    assert result.exit_code == 1
+    assert "amount expected '6000.00', got '4000.00'" in result.output
+
+
+def test_python_cli_py_runs_from_a_checkout():
+    completed = subprocess.run([sys.executable, "cli.py", "check", str(EXAMPLE), "--format", "json"], cwd=ROOT,
+                               capture_output=True, text=True, timeout=60)
+    assert completed.returncode == 0, completed.stderr
+    assert json.loads(completed.stdout)["decisions"]
