@@ -84,11 +84,12 @@ def decide_programme(evaluation: Evaluation, programme: Programme) -> Decision:
     hints = hints_for(evaluation, programme.eligible_when, results) if outcome == INELIGIBLE else []
 
     amount = effect = None
+    if outcome == ELIGIBLE and programme.amount is not None:
+        amount = _value(evaluation, programme.amount)
+    given = {name: rule for name, rule in programme.effect.items() if outcome in rule.for_outcomes}
+    if given:
+        effect = {name: _value(evaluation, rule) for name, rule in given.items()}
     if outcome == ELIGIBLE:
-        if programme.amount is not None:
-            amount = _value(evaluation, programme.amount)
-        if programme.effect:
-            effect = {name: _value(evaluation, rule) for name, rule in programme.effect.items()}
         for produced in [amount, *(effect or {}).values()]:
             if produced is not None and produced.value is UNKNOWN:
                 missing += [f for f in produced.trace.unknown_facts() if f not in missing]

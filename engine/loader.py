@@ -236,27 +236,41 @@ class _Loader:
     def check_placeholders(self, text: spec.Text | None, scope: Scope, located: _Located, path: tuple) -> None:
         if text is None:
             return
-        for sentence in (text.zh, text.en):
-            for name in _PLACEHOLDER.findall(sentence):
-                if name != "param" and name not in scope.facts and name not in scope.definitions \
-                        and name not in scope.parameters:
-                    self.problem(located.file, located.line(*path), f"placeholder {{{name}}} names no fact, "
-                                 "definition or parameter")
+        for name in dict.fromkeys(_PLACEHOLDER.findall(text.zh) + _PLACEHOLDER.findall(text.en)):  # once each
+            if name != "param" and name not in scope.facts and name not in scope.definitions \
+                    and name not in scope.parameters and name not in scope.broken:
+                self.problem(located.file, located.line(*path), f"placeholder {{{name}}} names no fact, "
+                             "definition or parameter")
 
     # -- definitions, shared and local
     def load_shared_definitions(self, signatures) -> dict[str, dict[str, Definition]]:
         gathered: dict[str, list[tuple[str, spec.DefinitionSpec, _Located]]] = {t: [] for t in FACT_TYPES}
         for path in self.files("definitions"):
             located = self.read(path, spec.DefinitionsFile)
-            if located is not None:
+            if located is None:
+                self.declared_definitions(path)
+            else:
                 for name, item in located.model.definitions.items():
                     gathered[located.model.record_type].append((name, item, located))
         shared: dict[str, dict[str, Definition]] = {}
         for record_type, items in gathered.items():
-            scope = Scope(dict(FACT_TYPES[record_type]), {}, signatures, set(self.broken_parameters))
+            scope = Scope(dict(FACT_TYPES[record_type]), {}, signatures,
+                          self.broken_parameters | self.broken_definitions[record_type])
             shared[record_type] = self.definitions(items, scope, {})
             self.broken_definitions[record_type] = scope.broken - self.broken_parameters
         return shared
+
+    def declared_definitions(self, path: Path) -> None:
+        """The names a definitions file that failed its checks still declares: their users are told why."""
+        try:
+            raw = load_yaml(path)
+        except RuleError:
+            return
+        names = raw.get("definitions") if isinstance(raw, dict) else None
+        if isinstance(names, dict):
+            kinds = [raw["record_type"]] if raw.get("record_type") in FACT_TYPES else list(FACT_TYPES)
+            for record_type in kinds:
+                self.broken_definitions[record_type] |= {str(name) for name in names}
 
     def definitions(self, items, scope: Scope, outer: dict[str, Definition]) -> dict[str, Definition]:
         """Check definitions in dependency order; a cycle is named and refused."""
@@ -414,7 +428,8 @@ class _Loader:
             if checked:
                 otherwise = Case(None, None, checked[0], item.otherwise, None, located.line(*path, "otherwise") or 0)
         self.check_placeholders(item.says, scope, located, path + ("says",))
-        return ValueRule(name, kind or NUMBER, cases, otherwise, _text(item.says), money=item.type == "money")
+        return ValueRule(name, kind or NUMBER, cases, otherwise, _text(item.says), money=item.type == "money",
+                         for_outcomes=tuple(item.for_outcomes))
 
     def parameters_read(self, programme: Programme, shared: dict[str, Definition]) -> list[str]:
         found: list[str] = []
@@ -486,10 +501,13 @@ def _text(item: spec.Text | None) -> Text | None:
 
 
 def _real_keys(raw: Any, loc: tuple) -> tuple:
-    """Pydantic writes a non-string key as its repr ('datetime.date(2019, 1, 1)'); put the YAML key back."""
+    """Pydantic's error path, as keys of the file: drop the item-kind tags it inserts ('condition',
+    'group') and put back a non-string key it wrote as a repr ('datetime.date(2019, 1, 1)')."""
     result, data = [], raw
     for step in loc:
         if isinstance(data, dict) and step not in data:
+            if step in ("condition", "group"):  # the tag of a list item's kind, not a key in the file
+                continue
             step = next((key for key in data if repr(key) == step), step)
         result.append(step)
         data = data.get(step) if isinstance(data, dict) else \

@@ -85,7 +85,9 @@ class GroupSpec(Strict):
 
 
 def _item_kind(value: Any) -> str:
-    return "condition" if isinstance(value, dict) and "when" in value else "group"
+    """A group has `all:` or `any:`; anything else is a condition (so a missing `when:` is named as such)."""
+    is_group = isinstance(value, dict) and "when" not in value and ("all" in value or "any" in value)
+    return "group" if is_group else "condition"
 
 
 ItemSpec = Annotated[
@@ -107,8 +109,11 @@ class ValueSpec(Strict):
     value: ExpressionText | None = None
     cases: list[CaseSpec] | None = None
     otherwise: ExpressionText | None = None  # when no case holds; without it, no case → no value
-    type: str | None = None  # enumeration name for bare values such as `engineer` (e.g. Title)
+    type: str | None = None  # enumeration name for bare values such as `engineer` (e.g. Title), or `money`
     says: Text | None = None
+    # Outcomes for which the value is given. Default: only when eligible. A compliance check gives
+    # its shortfall when it fails: `for_outcomes: [eligible, ineligible]`.
+    for_outcomes: list[Literal["eligible", "ineligible", "undetermined"]] = ["eligible"]
 
     @model_validator(mode="after")
     def _one_form(self):

@@ -81,6 +81,7 @@ class ValueRule:
     otherwise: Case | None
     says: Text | None
     money: bool = False  # exact to the fen: rounded half-up to 2 places
+    for_outcomes: tuple[str, ...] = ("eligible",)
 
 
 @dataclass
