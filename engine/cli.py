@@ -51,32 +51,116 @@ def main() -> None:
 
 
 @main.command()
-@click.argument("file", type=str)
+@click.argument("file", type=str, required=False)
 @click.option("--as-of", callback=_iso_date, help="Assessment date (YYYY-MM-DD) for a record without its own as_of; default today.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
 @click.option("--programme", "programmes", multiple=True, help="Only this programme (repeatable); text output then explains it.")
-@click.option("--explain", is_flag=True, help="Text output: show the reasons, parameters and clauses.")
+@click.option("--explain", is_flag=True, help="Text output: every condition with the facts it read, parameters, clauses.")
+@click.option("--set", "assignments", multiple=True, metavar="FIELD=VALUE",
+              help="Set or override a field on top of FILE (repeatable), e.g. --set training_hours=24.")
+@click.option("--ask", is_flag=True, help="Interview: ask for the facts that can still settle an undetermined outcome.")
+@click.option("--save", type=click.Path(dir_okay=False, path_type=Path), help="With --ask: save the completed record (YAML).")
 @rules_option
-def check(file: str, as_of: date | None, fmt: str, lang: str, programmes: tuple[str, ...], explain: bool,
-          rules_dir: Path | None) -> None:
-    """Decide every programme for one applicant (YAML or JSON file; - reads stdin)."""
+def check(file: str | None, as_of: date | None, fmt: str, lang: str, programmes: tuple[str, ...], explain: bool,
+          assignments: tuple[str, ...], ask: bool, save: Path | None, rules_dir: Path | None) -> None:
+    """Decide every programme for one applicant.
+
+    FILE is YAML or JSON (- reads stdin). Without FILE, the record is built from --set and, with
+    --ask, from the interview.
+    """
     from engine.decide import decide
     from engine.records import parse_record
     from engine.render import to_json, to_text
 
-    data = read_record_file(file)
+    if file is None and not (assignments or ask):
+        raise click.UsageError("give an applicant FILE, or --set FIELD=VALUE, or --ask for an interview")
+    data = read_record_file(file) if file is not None else {}
+    data.update(_assignments(assignments))
     ruleset = _load_rules(rules_dir)
     unknown = [p for p in programmes if p not in ruleset.programmes]
     if unknown:
-        raise click.BadParameter(f"unknown programme {', '.join(unknown)}; see the rules/programmes/ folder",
+        raise click.BadParameter(f"unknown programme {', '.join(unknown)}; `python cli.py programmes` lists them",
                                  param_hint="--programme")
-    record = parse_record(data, default_as_of=as_of or date.today())
+    default_as_of = as_of or date.today()
+    if ask:
+        data = _interview(ruleset, data, default_as_of, lang, save, list(programmes) or None)
+    record = parse_record(data, default_as_of=default_as_of)
     decisions = decide(ruleset, record, list(programmes) or None)
     if fmt == "json":
         click.echo(to_json(decisions))
     else:
         click.echo(to_text(decisions, lang, explain or bool(programmes)), nl=False)
+
+
+def _assignments(assignments: tuple[str, ...]) -> dict[str, str]:
+    values = {}
+    for item in assignments:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise click.BadParameter(f"'{item}' is not FIELD=VALUE", param_hint="--set")
+        values[name.strip()] = value.strip()
+    return values
+
+
+def _interview(ruleset, data: dict, default_as_of: date, lang: str, save: Path | None,
+               only: list[str] | None) -> dict:
+    from engine import interview
+    from engine.records import record_to_dict, parse_record
+
+    if "applicant_id" not in data and "申请编号" not in data:
+        data["applicant_id"] = click.prompt("申请编号（applicant_id）" if lang == "zh" else "applicant_id").strip()
+    parse_record(data, default_as_of=default_as_of)  # a bad starting record is refused before any question
+    try:
+        data = interview.run(ruleset, data, default_as_of, lang, ask=lambda q: click.prompt(q, default="",
+                             show_default=False), say=click.echo, only=only)
+    except click.Abort:
+        click.echo("\n" + ("（输入结束，按已知信息判断）" if lang == "zh" else "(input ended; deciding on what is known)"))
+    click.echo("\n" + ("没有其他问题会改变结果。" if lang == "zh" else "No other answer could change an outcome."))
+    if save is not None:
+        import yaml
+
+        from engine.atomic import write_atomically
+
+        record = record_to_dict(parse_record(data, default_as_of=default_as_of))
+        write_atomically(save, yaml.safe_dump(record, allow_unicode=True, sort_keys=False))
+        click.echo(("已保存：" if lang == "zh" else "saved: ") + str(save))
+    return data
+
+
+@main.command("programmes")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@rules_option
+def list_programmes(lang: str, rules_dir: Path | None) -> None:
+    """List the programme catalogue: id, record type, force, period and title."""
+    from engine.render import FORCE_TEXT
+
+    ruleset = _load_rules(rules_dir)
+    for programme in sorted(ruleset.programmes.values(), key=lambda p: (p.record_type, p.id)):
+        period = f"{programme.valid_from}–{programme.valid_to or ''}"
+        click.echo(f"{programme.id:<40} {programme.record_type:<10} {programme.force:<11} {period:<23} "
+                   f"{programme.title.get(lang)}")
+    click.echo(f"{len(ruleset.programmes)} programmes. " + "; ".join(
+        f"{force}: {text.get(lang)}" for force, text in FORCE_TEXT.items()))
+
+
+@main.command("explain")
+@click.argument("programme_id")
+@click.option("--as-of", callback=_iso_date, help="Show the parameters in force on this day (default today).")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@rules_option
+def explain_programme(programme_id: str, as_of: date | None, lang: str, rules_dir: Path | None) -> None:
+    """A programme in plain language: conditions, parameters in force (with history), clause text."""
+    from engine.describe import describe_programme
+
+    ruleset = _load_rules(rules_dir)
+    if programme_id not in ruleset.programmes:
+        import difflib
+
+        hint = difflib.get_close_matches(programme_id, ruleset.programmes, n=1)
+        raise click.BadParameter(f"unknown programme '{programme_id}'" + (f"; did you mean '{hint[0]}'?" if hint else ""),
+                                 param_hint="PROGRAMME_ID")
+    click.echo(describe_programme(ruleset, ruleset.programmes[programme_id], as_of or date.today(), lang))
 
 
 def read_record_file(file: str) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any
 
 from engine.evaluator import Evaluation, Trace, as_truth
@@ -20,6 +20,7 @@ from engine.types import UNKNOWN, UNSET, is_missing
 
 ELIGIBLE, INELIGIBLE, UNDETERMINED = "eligible", "ineligible", "undetermined"
 CENT = Decimal("0.01")
+ROUNDING = {"half_up": ROUND_HALF_UP, "up": ROUND_CEILING, "down": ROUND_FLOOR}
 
 
 @dataclass
@@ -79,6 +80,7 @@ def decide_programme(evaluation: Evaluation, programme: Programme) -> Decision:
     holds = _group(evaluation, programme.eligible_when, results, None)
     notes = list(programme.interpretations)
     notes += [r.condition.interpretation for r in results if r.condition.interpretation]
+    notes += [d.interpretation for d in _definitions_read(evaluation, results) if d.interpretation]
     outcome = ELIGIBLE if holds is True else INELIGIBLE if holds is False else UNDETERMINED
     missing = _missing(programme.eligible_when, results) if outcome == UNDETERMINED else []
     hints = hints_for(evaluation, programme.eligible_when, results) if outcome == INELIGIBLE else []
@@ -153,6 +155,12 @@ def _missing(group: Group, results: list[ConditionResult]) -> list[str]:
     return found
 
 
+def _definitions_read(evaluation: Evaluation, results: list[ConditionResult]) -> list:
+    """The definitions the conditions read, so their interpretations are said with the decision."""
+    names = dict.fromkeys(name for r in results for name in r.trace.derived)
+    return [evaluation.local.get(n) or evaluation.shared[n] for n in names]
+
+
 def _value(evaluation: Evaluation, rule: ValueRule) -> ValueResult:
     """First case whose condition holds; an unknown condition before any match leaves the value unknown."""
     trace = Trace()
@@ -168,7 +176,7 @@ def _value(evaluation: Evaluation, rule: ValueRule) -> ValueResult:
         value, value_trace = evaluation.evaluate(case.value)
         trace.merge(value_trace)
         if rule.money and isinstance(value, Decimal):
-            value = value.quantize(CENT, rounding=ROUND_HALF_UP)
+            value = value.quantize(CENT, rounding=ROUNDING[rule.rounding])
         return ValueResult(value, trace, case.says or rule.says)
     return ValueResult(None, trace, rule.says)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import TYPE_CHECKING, Any
 
 from engine.expression import Binary, Call, DefinitionRef, FactRef, Node, Unary
@@ -220,7 +220,10 @@ def _threshold(evaluation, side: Node, op: str, other: Node):
     if isinstance(side, FactRef):
         step = _step(evaluation, side.name, limit)
         if step is not None and op in (">", "<"):  # strict bound → the nearest value that passes it
-            return [(side.name, op + "=", limit + step if op == ">" else limit - step)]
+            op, limit = op + "=", limit + step if op == ">" else limit - step
+        if isinstance(step, Decimal) and isinstance(limit, Decimal):
+            # a computed bound such as 60% of 100,000.01: the nearest value a person can enter that passes
+            limit = limit.quantize(step, rounding=ROUND_CEILING if op == ">=" else ROUND_FLOOR)
         return [(side.name, op, limit)]
     # elapsed time since a date fact: years_between(cert_date, as_of) >= n  ⇔  cert_date <= as_of − n years
     end = evaluation.value(side.args[1])

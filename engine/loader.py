@@ -280,6 +280,11 @@ class _Loader:
             if name in scope.facts or name in scope.definitions or name in specs:
                 self.problem(located.file, line, f"definition '{name}' is already a fact or a definition")
                 continue
+            clash = next((e.__name__ for e in ENUMS.values() if name in e._value2member_map_), None)
+            if clash:  # the name would shadow that value wherever a rule writes it
+                self.problem(located.file, line, f"definition '{name}' has the name of a value of {clash}; "
+                             "choose another name")
+                continue
             specs[name] = (item, located)
         scope.broken |= set(specs)  # until checked; a checked definition resolves before this is looked at
         trees: dict[str, Node] = {}
@@ -429,7 +434,7 @@ class _Loader:
                 otherwise = Case(None, None, checked[0], item.otherwise, None, located.line(*path, "otherwise") or 0)
         self.check_placeholders(item.says, scope, located, path + ("says",))
         return ValueRule(name, kind or NUMBER, cases, otherwise, _text(item.says), money=item.type == "money",
-                         for_outcomes=tuple(item.for_outcomes))
+                         for_outcomes=tuple(item.for_outcomes), rounding=item.rounding)
 
     def parameters_read(self, programme: Programme, shared: dict[str, Definition]) -> list[str]:
         found: list[str] = []

@@ -27,8 +27,13 @@ OUTCOME_TEXT = {
 }
 
 
+UNDETERMINED_BY_FIGURE = Text("尚无法确定：所需政策数值未公布", "undetermined: a figure it needs is not published")
+
+
 def outcome_text(decision: Decision) -> Text:
     force = decision.programme.force
+    if decision.outcome == "undetermined" and not decision.missing:
+        return UNDETERMINED_BY_FIGURE  # nothing to ask the applicant: the policy figure is unset
     return OUTCOME_TEXT.get((force, decision.outcome)) or OUTCOME_TEXT[("*", decision.outcome)]
 
 
@@ -144,51 +149,127 @@ def _citation_json(citation: Citation) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------------ text
+# Text is for people at a counter: a line per programme, then (with explain) why. Colour comes from
+# click.style and is dropped by click.echo when the output is not a terminal.
+
+_MARK = {"eligible": ("✓", "green"), "ineligible": ("✗", "red"), "undetermined": ("?", "yellow")}
+_HOLDS = {True: ("✓", "green"), False: ("✗", "red")}
+_WORDS = {
+    "as_of": ("评估日期", "as of"), "conditions": ("条件", "conditions"), "missing": ("尚缺信息", "missing"),
+    "to_qualify": ("如何符合条件", "to qualify"), "parameters": ("参数", "parameters"),
+    "notes": ("说明", "notes"), "sources": ("政策依据", "sources"), "amount_not_set": ("金额未设定", "amount not set"),
+    "amount_pending": ("金额待定", "amount pending"), "beneficiary": ("受益方", "paid to"),
+    "duty_of": ("义务主体", "duty of"),
+    "public": ("公开实施文件数值，待政策处室确认", "public figure, to be confirmed by policy staff"),
+    "unset": ("未公布数值", "no published figure"), "seed": ("政策原文数值", "stated in the source text"),
+    "summary": ("结果", "summary"),
+}
+
+
+BENEFICIARY_TEXT = {"employer": Text("用人单位", "the employer"), "person": Text("本人", "the person"),
+                    "enterprise": Text("企业", "the enterprise"), "provider": Text("培训实施机构", "the training provider"),
+                    "mentor": Text("带教师傅", "the mentor")}
+
+
+def word(key: str, lang: str) -> str:
+    zh, en = _WORDS[key]
+    return zh if lang == "zh" else en
+
+
+def field_label(name: str, lang: str) -> str:
+    from engine.records import FIELD_LABELS_ZH
+
+    return f"{FIELD_LABELS_ZH.get(name, name)}（{name}）" if lang == "zh" else name
 
 
 def to_text(decisions: DecisionSet, lang: str = "zh", explain: bool = False) -> str:
-    """Plain text: a line per programme, and with `explain` the reasons, parameters and clauses."""
-    lines = [f"{decisions.applicant_id}  ({'评估日期' if lang == 'zh' else 'as of'} {decisions.as_of})"]
+    """Plain text (styled when shown on a terminal): a line per programme; with `explain`, the reasons."""
+    import click
+
+    lines = [click.style(f"{decisions.applicant_id}", bold=True) + f"  {word('as_of', lang)} {decisions.as_of}"]
     for decision in decisions.decisions:
         lines.append(summary_line(decision, lang))
         if explain:
             lines.extend("    " + line for line in explanation_lines(decision, lang))
+            lines.append("")
+    counts = {o: sum(d.outcome == o for d in decisions.decisions) for o in ("eligible", "ineligible", "undetermined")}
+    lines.append(f"{word('summary', lang)}: " + ", ".join(
+        f"{OUTCOME_TEXT[('*', o)].get(lang) if o != 'eligible' else OUTCOME_TEXT[('entitlement', o)].get(lang)} {n}"
+        for o, n in counts.items()))
     return "\n".join(lines) + "\n"
 
 
 def summary_line(decision: Decision, lang: str) -> str:
-    mark = {"eligible": "✓", "ineligible": "✗", "undetermined": "?"}[decision.outcome]
-    parts = [f"{mark} {decision.programme.id}  {decision.programme.title.get(lang)}: {outcome_text(decision).get(lang)}"]
+    import click
+
+    mark, colour = _MARK[decision.outcome]
+    programme = decision.programme
+    parts = [click.style(f"{mark} {outcome_text(decision).get(lang)}", fg=colour, bold=True),
+             f"{programme.title.get(lang)} [{programme.id}]"]
     if decision.outcome == ELIGIBLE:
         status = amount_status(decision)
         if status == "computed":
-            parts.append(f"{decision.amount.value} CNY")
+            parts.append(click.style(f"{decision.amount.value} {'元' if lang == 'zh' else 'CNY'}", bold=True))
         elif status == "not_set":
-            parts.append("金额未设定" if lang == "zh" else "amount not set")
+            parts.append(click.style(word("amount_not_set", lang), fg="yellow"))
         elif status == "unknown":
-            parts.append("金额待定" if lang == "zh" else "amount pending")
-        for name, result in (decision.effect or {}).items():
-            parts.append(f"{name}={format_value(result.value, lang)}")
-    elif decision.missing:
-        parts.append(("缺少：" if lang == "zh" else "missing: ") + ", ".join(decision.missing))
+            parts.append(word("amount_pending", lang))
+    for name, result in (decision.effect or {}).items():
+        if result.value is not None:
+            parts.append(f"{name} = {format_value(result.value, lang)}")
+    if decision.missing:
+        parts.append(f"{word('missing', lang)}: " + ", ".join(decision.missing))
     return " · ".join(parts)
 
 
 def explanation_lines(decision: Decision, lang: str) -> list[str]:
-    lines = []
+    import click
+
+    programme = decision.programme
+    lines = [click.style(FORCE_TEXT[programme.force].get(lang), dim=True)
+             + f"; {word('duty_of' if programme.force == 'obligation' else 'beneficiary', lang)}: "
+             + beneficiary_text(decision.beneficiary, lang)]
+    lines.append(click.style(word("conditions", lang), bold=True))
+    if not decision.in_force:
+        lines.append(click.style("  ✗ ", fg="red") + decision.notes[0].get(lang))
     for result in decision.results:
-        mark = {True: "✓", False: "✗"}.get(result.holds, "?")
+        mark, colour = _HOLDS.get(result.holds, ("?", "yellow"))
         text = render(result.condition.says.get(lang), sentence_values(result.trace), lang)
-        lines.append(f"{mark} {text}")
-    if decision.outcome == INELIGIBLE and decision.to_qualify:
-        lines.append("要符合条件：" if lang == "zh" else "to qualify:")
-        lines.extend(f"  → {hint.describe(lang)}" for hint in decision.to_qualify)
-    for use in decision.parameters:
-        value = format_value(use.value, lang)
-        lines.append(f"◆ {use.name}{'[' + use.key.value + ']' if use.key else ''} = {value} "
-                     f"({use.provenance}, {use.valid_from}; {use.source})")
-    for note in decision.notes:
-        lines.append(f"※ {note.get(lang)}")
-    for citation in decision.programme.cites:
-        lines.append(f"§ {citation.doc} {citation.clause or ''}")
+        facts = ", ".join(f"{n}={format_value(v, lang)}" for n, v in result.trace.facts.items())
+        lines.append(click.style(f"  {mark} ", fg=colour) + text + click.style(f"   [{facts}]" if facts else "", dim=True))
+    if decision.missing:
+        lines.append(click.style(word("missing", lang), bold=True))
+        lines.extend(f"  ? {field_label(name, lang)}" for name in decision.missing)
+    if decision.to_qualify:
+        lines.append(click.style(word("to_qualify", lang), bold=True))
+        for hint in decision.to_qualify:
+            either = ""
+            if hint.alternative_of:
+                either = click.style(f"  〔{hint.condition}，任选其一〕" if lang == "zh" else f"  (one way: {hint.condition})",
+                                     dim=True)
+            lines.append(f"  → {hint.describe(lang)}{either}")
+    if decision.parameters:
+        lines.append(click.style(word("parameters", lang), bold=True))
+        for use in decision.parameters:
+            flag = "" if use.provenance == "seed" else click.style(f" ⚠ {word(use.provenance, lang)}", fg="yellow")
+            key = f"[{use.key.value}]" if use.key is not None else ""
+            since = f"{use.valid_from} 起" if lang == "zh" else f"from {use.valid_from}"
+            lines.append(f"  {use.name}{key} = {format_value(use.value, lang)} ({use.provenance}, {since}; "
+                         f"{use.source}){flag}")
+    if decision.notes and decision.in_force:
+        lines.append(click.style(word("notes", lang), bold=True))
+        lines.extend(f"  ※ {note.get(lang)}" for note in decision.notes)
+    lines.append(click.style(word("sources", lang), bold=True))
+    for citation in dict.fromkeys(list(programme.cites) + [c for r in decision.results for c in r.condition.cites]):
+        lines.append(f"  § {citation.doc} {citation.clause or ''}: 「{_one_line(citation.quote)}」")
     return lines
+
+
+def beneficiary_text(code: str, lang: str) -> str:
+    text = BENEFICIARY_TEXT.get(code)
+    return text.get(lang) if text else code
+
+
+def _one_line(text: str, limit: int = 160) -> str:
+    flat = "".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"

@@ -114,6 +114,8 @@ class ValueSpec(Strict):
     # Outcomes for which the value is given. Default: only when eligible. A compliance check gives
     # its shortfall when it fails: `for_outcomes: [eligible, ineligible]`.
     for_outcomes: list[Literal["eligible", "ineligible", "undetermined"]] = ["eligible"]
+    # Money is rounded to the fen: half up by default; a shortfall rounds up so paying it is enough.
+    rounding: Literal["half_up", "up", "down"] = "half_up"
 
     @model_validator(mode="after")
     def _one_form(self):

@@ -82,6 +82,7 @@ class ValueRule:
     says: Text | None
     money: bool = False  # exact to the fen: rounded half-up to 2 places
     for_outcomes: tuple[str, ...] = ("eligible",)
+    rounding: str = "half_up"
 
 
 @dataclass

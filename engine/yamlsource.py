@@ -49,9 +49,12 @@ def parse_yaml(text: str, name: str) -> Any:
         mark = getattr(error, "problem_mark", None)
         line = mark.line + 1 if mark else None
         problem = getattr(error, "problem", None) or str(error)
-        if isinstance(error, yaml.reader.ReaderError):  # no mark; its str() spans two lines
-            line = text.count("\n", 0, error.position) + 1
-            problem = f"character #x{error.character:04x} is not allowed ({error.reason})"
+        context, started = getattr(error, "context", None), getattr(error, "context_mark", None)
+        if context and started and mark and started.line != mark.line:  # e.g. an unclosed [ or " further up
+            problem += f" ({context} that starts on line {started.line + 1})"
+        if isinstance(error, yaml.reader.ReaderError):  # no mark, and the C parser counts bytes; find the character
+            line = text.count("\n", 0, max(text.find(chr(error.character)), 0)) + 1
+            problem = f"character #x{error.character:04x}: {error.reason}"
         raise RuleError([Problem(name, line, f"not valid YAML: {problem}")]) from None
     if node is None:
         return None
@@ -92,7 +95,8 @@ class _Builder:
         try:
             return self.constructor.construct_object(node, deep=True)
         except (yaml.YAMLError, ValueError) as error:  # ValueError: a date that is no day (2019-02-30)
-            raise RuleError([Problem(self.name, node.start_mark.line + 1, f"bad value: {error}")]) from None
+            message = getattr(error, "problem", None) or str(error)  # str() of a YAMLError adds a 2nd line
+            raise RuleError([Problem(self.name, node.start_mark.line + 1, f"bad value: {message}")]) from None
 
 
 def line_at(data: Any, path: Sequence[Any]) -> int | None:
