@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from datetime import date
 from pathlib import Path
@@ -182,6 +183,72 @@ def read_record_file(file: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise UserError(f"{name}: expected one applicant record (a mapping of field: value)")
     return data
+
+
+@main.command()
+@click.argument("in_path", metavar="IN", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="OUT: .csv, .xlsx or .parquet; written only when complete.")
+@click.option("--as-of", callback=_iso_date, help="Assessment date for rows without their own as_of; default today.")
+@click.option("--explain", "explain_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the full decision JSON of every row to this .jsonl file, for audit.")
+@click.option("--workers", type=click.IntRange(1, 64), default=None,
+              help="Processes deciding rows in parallel (default: the number of cores).")
+@rules_option
+def batch(in_path: Path, out_path: Path, as_of: date | None, explain_path: Path | None, workers: int | None,
+          rules_dir: Path | None) -> None:
+    """Decide every row of a roster (.csv, .xlsx or .parquet) into OUT with decision columns.
+
+    Every input row is kept, in order, with <programme>.outcome, .amount and .reason columns.
+    Rows with errors go to the error sheet (xlsx) or OUT's .errors file (csv, parquet); the others
+    still go through. Exit 1 when any row failed.
+    """
+    from engine.batch import run_batch
+    from engine.loader import DEFAULT_RULES
+
+    from engine.tabular import table_format
+
+    table_format(in_path), table_format(out_path)
+    if in_path.resolve() == out_path.resolve():
+        raise click.BadParameter("OUT must not be the input file", param_hint="-o")
+    ruleset = _load_rules(rules_dir)
+    bar = None
+    on_terminal = sys.stderr.isatty()
+
+    def start(table):
+        nonlocal bar
+        if on_terminal:
+            from tqdm import tqdm
+
+            bar = tqdm(total=table.total, unit="rows", unit_scale=True, file=sys.stderr, dynamic_ncols=True)
+
+    workers = workers or (os.cpu_count() or 1)
+    try:
+        summary = run_batch(ruleset, rules_dir or DEFAULT_RULES, in_path, out_path, as_of or date.today(),
+                            explain_path, workers, progress=lambda n: bar.update(n) if bar else None, on_start=start)
+    except KeyboardInterrupt:
+        click.echo("interrupted: no output was written", err=True)
+        sys.exit(130)
+    finally:
+        if bar is not None:
+            bar.close()
+    _print_summary(summary, ruleset)
+    if summary.errors:
+        sys.exit(EXIT_FAILURES)
+
+
+def _print_summary(summary, ruleset) -> None:
+    click.echo(f"rows: {summary.rows}  decided: {summary.decided}  rows with errors: {summary.errors}")
+    if summary.unknown_columns:
+        click.echo("columns that are not record fields (kept in OUT, not read): " + ", ".join(summary.unknown_columns))
+    width = max(len(p) for p in ruleset.programmes)
+    click.echo(f"{'programme':<{width}}  {'eligible':>9} {'ineligible':>10} {'undetermined':>12}  {'total amount':>16}")
+    for programme in sorted(summary.outcomes):
+        counts = summary.outcomes[programme]
+        amount = summary.amounts.get(programme)
+        click.echo(f"{programme:<{width}}  {counts.get('eligible', 0):>9} {counts.get('ineligible', 0):>10} "
+                   f"{counts.get('undetermined', 0):>12}  {format(amount, ',.2f') if amount is not None else '':>16}")
+    click.echo("written: " + ", ".join(str(p) for p in summary.outputs))
 
 
 @main.group()

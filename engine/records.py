@@ -549,3 +549,11 @@ def _plain(value: Any) -> Any:
 def record_to_dict(record: Record) -> dict[str, Any]:
     """JSON-friendly dict of the fields that are set; parse_record reads it back to an equal record."""
     return {name: _plain(value) for name, value in record if value is not None}
+
+
+def field_for_header(header: Any) -> str | None:
+    """The record field a spreadsheet header names (English field or Chinese label, any record type)."""
+    if header is None:
+        return None
+    key = normalise_label(str(header))
+    return next((index[key] for index in _KEYS.values() if key in index), None)

@@ -168,7 +168,9 @@ _WORDS = {
 
 BENEFICIARY_TEXT = {"employer": Text("用人单位", "the employer"), "person": Text("本人", "the person"),
                     "enterprise": Text("企业", "the enterprise"), "provider": Text("培训实施机构", "the training provider"),
-                    "mentor": Text("带教师傅", "the mentor")}
+                    "mentor": Text("带教师傅", "the mentor"),
+                    "employer_or_provider": Text("用人单位或受委托的培训机构（按 paid_to）",
+                                                 "the employer or the commissioned provider (per paid_to)")}
 
 
 def word(key: str, lang: str) -> str:
@@ -237,6 +239,11 @@ def explanation_lines(decision: Decision, lang: str) -> list[str]:
         text = render(result.condition.says.get(lang), sentence_values(result.trace), lang)
         facts = ", ".join(f"{n}={format_value(v, lang)}" for n, v in result.trace.facts.items())
         lines.append(click.style(f"  {mark} ", fg=colour) + text + click.style(f"   [{facts}]" if facts else "", dim=True))
+    for label, result in [("amount", decision.amount), *(decision.effect or {}).items()]:
+        if result is not None and result.says is not None:
+            shown = str(result.value) if isinstance(result.value, Decimal) and label == "amount" else \
+                format_value(result.value, lang)
+            lines.append(click.style(f"{label} = {shown}", bold=True) + f"  ({render(result.says.get(lang), sentence_values(result.trace), lang)})")
     if decision.missing:
         lines.append(click.style(word("missing", lang), bold=True))
         lines.extend(f"  ? {field_label(name, lang)}" for name in decision.missing)

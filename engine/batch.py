@@ -1,0 +1,226 @@
+"""Batch evaluation of a spreadsheet: every input row out, in order, with decision columns.
+
+Rows are decided by exactly the code `check` uses (parse_record → decide), so a record gives the
+same decision alone or in a batch. Rows go through in chunks; with several workers, chunks are
+decided in parallel but written in input order, and only a few chunks are in flight at once, so
+memory does not grow with the file. A row that fails validation goes to the error sheet with its
+row number, field, value and message, and the batch goes on.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from engine.decide import decide
+from engine.records import RecordError, field_for_header, parse_record
+from engine.render import amount_status, decision_set_json
+from engine.ruleset import Ruleset
+from engine.types import UNKNOWN
+
+CHUNK = 1000
+ERROR_HEADER = ["row", "applicant_id", "field", "value", "message"]
+
+
+@dataclass
+class Summary:
+    rows: int = 0
+    decided: int = 0
+    errors: int = 0  # rows with at least one error
+    unknown_columns: list[str] = field(default_factory=list)
+    outcomes: dict[str, dict[str, int]] = field(default_factory=dict)
+    amounts: dict[str, Decimal] = field(default_factory=dict)
+
+    def add(self, other: "Summary") -> None:
+        self.rows += other.rows
+        self.decided += other.decided
+        self.errors += other.errors
+        for programme, counts in other.outcomes.items():
+            mine = self.outcomes.setdefault(programme, {})
+            for outcome, count in counts.items():
+                mine[outcome] = mine.get(outcome, 0) + count
+        for programme, amount in other.amounts.items():
+            self.amounts[programme] = self.amounts.get(programme, Decimal(0)) + amount
+
+
+@dataclass
+class Chunk:
+    rows: list[list[Any]]
+    errors: list[list[Any]]
+    explanations: list[str]
+    summary: Summary
+
+
+class RowDecider:
+    """Decides rows of one input layout; built once per worker."""
+
+    def __init__(self, ruleset: Ruleset, header: list[str], default_as_of: date, explain: bool) -> None:
+        self.ruleset = ruleset
+        self.default_as_of = default_as_of
+        self.explain = explain
+        self.columns = [(index, name) for index, name in enumerate(header) if field_for_header(name)]
+        self.id_column = next((i for i, name in self.columns if field_for_header(name) == "applicant_id"), None)
+        self.programmes = sorted(ruleset.programmes)  # output columns for every programme, stable order
+
+    def decide_chunk(self, rows: list[tuple[int, list[Any]]]) -> Chunk:
+        chunk = Chunk([], [], [], Summary())
+        for number, cells in rows:
+            chunk.summary.rows += 1
+            data = {name: cells[index] for index, name in self.columns if index < len(cells)}
+            try:
+                record = parse_record(data, default_as_of=self.default_as_of)
+            except RecordError as error:
+                chunk.summary.errors += 1
+                applicant = cells[self.id_column] if self.id_column is not None else None
+                for problem in error.problems:
+                    value = None if problem.value is UNKNOWN else problem.value
+                    chunk.errors.append([number, applicant, problem.field, value, problem.message])
+                chunk.rows.append(list(cells) + self.error_columns())
+                continue
+            decisions = decide(self.ruleset, record)
+            by_id = {d.programme.id: d for d in decisions.decisions}
+            chunk.rows.append(list(cells) + self.decision_columns(by_id, chunk.summary))
+            chunk.summary.decided += 1
+            if self.explain:
+                chunk.explanations.append(json.dumps(decision_set_json(decisions), ensure_ascii=False,
+                                                     separators=(",", ":")))
+        return chunk
+
+    def error_columns(self) -> list[Any]:
+        return ["error", None, "row-error: see the errors sheet"] * len(self.programmes)
+
+    def decision_columns(self, by_id: dict, summary: Summary) -> list[Any]:
+        columns: list[Any] = []
+        for programme in self.programmes:
+            decision = by_id.get(programme)
+            if decision is None:  # a programme for the other record type
+                columns += [None, None, None]
+                continue
+            amount = decision.amount.value if decision.amount and isinstance(decision.amount.value, Decimal) else None
+            columns += [decision.outcome, amount, reason_code(decision)]
+            counts = summary.outcomes.setdefault(programme, {})
+            counts[decision.outcome] = counts.get(decision.outcome, 0) + 1
+            if amount is not None:
+                summary.amounts[programme] = summary.amounts.get(programme, Decimal(0)) + amount
+        return columns
+
+    def output_header(self, header: list[str]) -> list[str]:
+        return list(header) + [f"{p}.{c}" for p in self.programmes for c in ("outcome", "amount", "reason")]
+
+
+def reason_code(decision) -> str:
+    """A short, stable code for a spreadsheet cell; the full explanation is in --explain."""
+    if decision.outcome == "ineligible":
+        failed = [r.condition.id for r in decision.results if r.holds is False]
+        return "fail:" + (";".join(failed) if failed else "not-in-force")
+    if decision.outcome == "undetermined":
+        if decision.missing:
+            return "missing:" + ";".join(decision.missing)
+        return "unset:" + ";".join(u.name for u in decision.parameters if u.provenance == "unset")
+    status = amount_status(decision)
+    if status == "not_set":
+        return "amount-not-set"
+    if status == "unknown":
+        return "amount-missing:" + ";".join(decision.missing)
+    return "ok"
+
+
+# ------------------------------------------------------------------------------------- the run
+
+_worker: RowDecider | None = None
+
+
+def _start_worker(rules_dir: str, header: list[str], default_as_of: date, explain: bool) -> None:
+    global _worker
+    from engine.loader import load_rules
+
+    _worker = RowDecider(load_rules(rules_dir), header, default_as_of, explain)
+
+
+def _decide_in_worker(rows: list[tuple[int, list[Any]]]) -> Chunk:
+    return _worker.decide_chunk(rows)
+
+
+def chunks(rows: Iterator[tuple[int, list[Any]]], size: int = CHUNK) -> Iterator[list[tuple[int, list[Any]]]]:
+    batch: list[tuple[int, list[Any]]] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def decided_chunks(decider: RowDecider, rows, workers: int, rules_dir: Path,
+                   header: list[str], default_as_of: date, explain: bool) -> Iterator[Chunk]:
+    """Chunks decided in input order; with workers, a bounded number in flight at once."""
+    if workers <= 1:
+        for batch in chunks(rows):
+            yield decider.decide_chunk(batch)
+        return
+    import multiprocessing
+    from collections import deque
+
+    context = multiprocessing.get_context("fork" if hasattr(os, "fork") else "spawn")
+    with context.Pool(workers, _start_worker, (str(rules_dir), header, default_as_of, explain)) as pool:
+        pending: deque = deque()
+        for batch in chunks(rows):
+            pending.append(pool.apply_async(_decide_in_worker, (batch,)))
+            if len(pending) >= workers * 3:
+                yield pending.popleft().get()
+        while pending:
+            yield pending.popleft().get()
+
+
+def run_batch(ruleset: Ruleset, rules_dir: Path, in_path: Path, out_path: Path, default_as_of: date,
+              explain_path: Path | None = None, workers: int = 1,
+              progress: Callable[[int], None] | None = None, on_start: Callable[[Any], None] | None = None) -> Summary:
+    from engine.tabular import Table, TableWriter
+
+    table = Table(in_path)
+    if on_start:
+        on_start(table)
+    decider = RowDecider(ruleset, table.header, default_as_of, explain_path is not None)
+    if not any(field_for_header(n) == "applicant_id" for n in table.header):
+        from engine.errors import UserError
+
+        raise UserError(f"{in_path}: no applicant_id (申请编号) column; columns are: {', '.join(table.header)}")
+    summary = Summary(unknown_columns=[h for h in table.header if h and field_for_header(h) is None])
+    writer = TableWriter(out_path, decider.output_header(table.header), ERROR_HEADER)
+    explain_stream = explain_temp = None
+    try:
+        if explain_path is not None:
+            import tempfile
+
+            handle, name = tempfile.mkstemp(prefix=f".{explain_path.name}.", suffix=".part",
+                                            dir=explain_path.parent or ".")
+            explain_temp = Path(name)
+            explain_stream = os.fdopen(handle, "w", encoding="utf-8")
+        for chunk in decided_chunks(decider, table.rows(), workers, rules_dir, table.header, default_as_of,
+                                    explain_path is not None):
+            for row in chunk.rows:
+                writer.write(row)
+            for error in chunk.errors:
+                writer.write_error(error)
+            for line in chunk.explanations:
+                explain_stream.write(line + "\n")
+            summary.add(chunk.summary)
+            if progress:
+                progress(chunk.summary.rows)
+        writer.commit()
+        if explain_stream is not None:
+            explain_stream.close()
+            os.replace(explain_temp, explain_path)
+    except BaseException:
+        writer.abort()
+        if explain_stream is not None:
+            explain_stream.close()
+            explain_temp.unlink(missing_ok=True)
+        raise
+    summary.outputs = writer.outputs + ([explain_path] if explain_path else [])
+    return summary

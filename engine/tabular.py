@@ -1,0 +1,276 @@
+"""Reading and writing tables — CSV, XLSX, Parquet — as streams of rows, in bounded memory.
+
+Readers yield (row number as the user sees it, cells). Writers write to a temporary file beside
+the target and rename it into place only when complete, so an interrupted run leaves no partial
+output. A text cell that a spreadsheet would read as a formula is written so it cannot run as one.
+"""
+from __future__ import annotations
+
+import csv
+import os
+import tempfile
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Iterator
+
+from engine.errors import UserError
+
+FORMATS = (".csv", ".xlsx", ".parquet")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
+def table_format(path: Path) -> str:
+    suffix = Path(path).suffix.lower()
+    if suffix not in FORMATS:
+        raise UserError(f"{path}: unsupported file type '{suffix or '(none)'}'; expected one of {', '.join(FORMATS)}")
+    return suffix
+
+
+# ------------------------------------------------------------------------------------------ reading
+
+
+class Table:
+    """An input table: its header, an estimate of its data rows, and its rows as a stream."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.format = table_format(self.path)
+        if not self.path.is_file():
+            raise UserError(f"{self.path}: no such file")
+        self.header: list[str] = []
+        self.total: int | None = None
+        self._open()
+
+    def _open(self) -> None:
+        reader = getattr(self, "_open_" + self.format[1:])
+        try:
+            reader()
+        except UserError:
+            raise
+        except Exception as error:  # a broken file must be a message, not a traceback
+            raise UserError(f"{self.path}: cannot read as {self.format[1:].upper()}: {error}") from None
+
+    # CSV: UTF-8 (with or without BOM); GB18030 as Excel in Chinese locales saves it.
+    def _open_csv(self) -> None:
+        raw = self.path.read_bytes()[:1 << 16]
+        self.encoding = "utf-8-sig"
+        try:
+            raw.decode("utf-8-sig")
+        except UnicodeDecodeError as error:
+            if error.start < len(raw) - 4:  # not just a character cut at the sample's end
+                self.encoding = "gb18030"
+        with self.path.open("r", encoding=self.encoding, newline="") as stream:
+            self.header = [h.strip() for h in next(csv.reader(stream), [])]
+        with self.path.open("rb") as stream:
+            self.total = max(0, sum(chunk.count(b"\n") for chunk in iter(lambda: stream.read(1 << 20), b"")) - 1)
+
+    def _rows_csv(self) -> Iterator[tuple[int, list[Any]]]:
+        with self.path.open("r", encoding=self.encoding, newline="") as stream:
+            reader = csv.reader(stream)
+            next(reader, None)
+            for cells in reader:
+                yield reader.line_num, cells  # the line the row ends on, as an editor shows it
+
+    def _open_xlsx(self) -> None:
+        import openpyxl
+
+        self._book = openpyxl.load_workbook(self.path, read_only=True, data_only=True)
+        self._sheet = self._book.worksheets[0]
+        first = next(self._sheet.iter_rows(min_row=1, max_row=1, values_only=True), ())
+        self.header = ["" if h is None else str(h).strip() for h in first]
+        self.total = max(0, (self._sheet.max_row or 1) - 1)
+
+    def _rows_xlsx(self) -> Iterator[tuple[int, list[Any]]]:
+        for number, cells in enumerate(self._sheet.iter_rows(min_row=2, values_only=True), start=2):
+            yield number, list(cells)
+        self._book.close()
+
+    def _open_parquet(self) -> None:
+        import pyarrow.parquet as pq
+
+        self._file = pq.ParquetFile(self.path)
+        self.header = [name.strip() for name in self._file.schema_arrow.names]
+        self.total = self._file.metadata.num_rows
+
+    def _rows_parquet(self) -> Iterator[tuple[int, list[Any]]]:
+        number = 1
+        for batch in self._file.iter_batches(batch_size=8192):
+            columns = [column.to_pylist() for column in batch.columns]
+            for cells in zip(*columns):
+                number += 1
+                yield number, list(cells)
+
+    def rows(self) -> Iterator[tuple[int, list[Any]]]:
+        """(row number, cells), skipping rows with no data at all; cells padded to the header."""
+        width = len(self.header)
+        try:
+            for number, cells in getattr(self, "_rows_" + self.format[1:])():
+                if all(c is None or (isinstance(c, str) and not c.strip()) for c in cells):
+                    continue
+                if len(cells) < width:
+                    cells = list(cells) + [None] * (width - len(cells))
+                yield number, cells
+        except UserError:
+            raise
+        except Exception as error:
+            raise UserError(f"{self.path}: cannot read past the rows already read: {error}") from None
+
+
+# ------------------------------------------------------------------------------------------ writing
+
+
+def safe_text(value: str) -> str:
+    """A cell a spreadsheet would take for a formula gets a leading apostrophe (OWASP CSV injection)."""
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
+class TableWriter:
+    """Writes a main sheet and an error sheet; both appear only when `commit()` is reached.
+
+    CSV and Parquet write errors to a sibling file `<name>.errors.<ext>`; XLSX to a second sheet.
+    """
+
+    def __init__(self, path: Path, header: list[str], error_header: list[str]) -> None:
+        self.path = Path(path)
+        self.format = table_format(self.path)
+        self.header, self.error_header = header, error_header
+        self._temporaries: list[tuple[Path, Path]] = []
+        self._errors_path = self.path.with_name(f"{self.path.stem}.errors{self.format}")
+        getattr(self, "_start_" + self.format[1:])()
+
+    def _temporary(self, target: Path) -> Path:
+        handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent or ".")
+        os.close(handle)
+        os.chmod(name, 0o666 & ~_UMASK)  # mkstemp makes 0600; the output should be an ordinary file
+        self._temporaries.append((Path(name), target))
+        return Path(name)
+
+    # CSV
+    def _start_csv(self) -> None:
+        self._streams = []
+        self._writers = []
+        for target, header in ((self.path, self.header), (self._errors_path, self.error_header)):
+            stream = self._temporary(target).open("w", encoding="utf-8-sig", newline="")
+            writer = csv.writer(stream)
+            writer.writerow([safe_text(h) for h in header])
+            self._streams.append(stream)
+            self._writers.append(writer)
+
+    def _csv_cell(self, value: Any) -> str:
+        if value is None:
+            return ""
+        if isinstance(value, datetime):
+            return value.date().isoformat() if value.time() == datetime.min.time() else value.isoformat(sep=" ")
+        if isinstance(value, date):
+            return value.isoformat()
+        return safe_text(value) if isinstance(value, str) else str(value)
+
+    def _write_csv(self, which: int, row: list[Any]) -> None:
+        self._writers[which].writerow([self._csv_cell(v) for v in row])
+
+    # XLSX
+    def _start_xlsx(self) -> None:
+        import xlsxwriter
+
+        self._book = xlsxwriter.Workbook(str(self._temporary(self.path)), {
+            "constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
+            "strings_to_numbers": False})
+        self._date = self._book.add_format({"num_format": "yyyy-mm-dd"})
+        self._money = self._book.add_format({"num_format": "0.00"})
+        self._sheets = [self._book.add_worksheet("results"), self._book.add_worksheet("errors")]
+        self._next_row = [1, 1]
+        for sheet, header in zip(self._sheets, (self.header, self.error_header)):
+            for column, name in enumerate(header):
+                sheet.write_string(0, column, name)
+
+    def _write_xlsx(self, which: int, row: list[Any]) -> None:
+        sheet, number = self._sheets[which], self._next_row[which]
+        self._next_row[which] += 1
+        for column, value in enumerate(row):
+            if value is None:
+                continue
+            if isinstance(value, bool):
+                sheet.write_boolean(number, column, value)
+            elif isinstance(value, Decimal):
+                sheet.write_number(number, column, float(value), self._money)
+            elif isinstance(value, (int, float)):
+                sheet.write_number(number, column, value)
+            elif isinstance(value, (date, datetime)):
+                sheet.write_datetime(number, column, value, self._date)
+            else:  # text is always a string cell, never a formula
+                sheet.write_string(number, column, safe_text(str(value)))
+
+    # Parquet: text columns, so any input survives the round trip; batched.
+    def _start_parquet(self) -> None:
+        self._buffers: list[list[list[Any]]] = [[], []]
+        self._parquet_writers: list[Any] = [None, None]
+
+    def _write_parquet(self, which: int, row: list[Any]) -> None:
+        self._buffers[which].append([None if v is None else self._csv_cell(v) for v in row])
+        if len(self._buffers[which]) >= 8192:
+            self._flush_parquet(which)
+
+    def _flush_parquet(self, which: int) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        header = self.header if which == 0 else self.error_header
+        rows = self._buffers[which]
+        table = pa.table({name: pa.array([r[i] for r in rows], pa.string()) for i, name in enumerate(_unique(header))})
+        if self._parquet_writers[which] is None:
+            target = self.path if which == 0 else self._errors_path
+            self._parquet_writers[which] = pq.ParquetWriter(str(self._temporary(target)), table.schema)
+        self._parquet_writers[which].write_table(table)
+        self._buffers[which] = []
+
+    # common
+    def write(self, row: list[Any]) -> None:
+        getattr(self, "_write_" + self.format[1:])(0, row)
+
+    def write_error(self, row: list[Any]) -> None:
+        getattr(self, "_write_" + self.format[1:])(1, row)
+
+    def _close(self) -> None:
+        if self.format == ".csv":
+            for stream in self._streams:
+                stream.close()
+        elif self.format == ".xlsx":
+            self._book.close()
+        else:
+            for which in (0, 1):
+                if self._buffers[which] or self._parquet_writers[which] is None:
+                    self._flush_parquet(which)
+                self._parquet_writers[which].close()
+
+    def commit(self) -> None:
+        self._close()
+        for temporary, target in self._temporaries:
+            os.replace(temporary, target)
+        self._temporaries = []
+
+    def abort(self) -> None:
+        try:
+            self._close()
+        except Exception:
+            pass  # the files are being thrown away
+        for temporary, _ in self._temporaries:
+            temporary.unlink(missing_ok=True)
+        self._temporaries = []
+
+    @property
+    def outputs(self) -> list[Path]:
+        return [self.path] if self.format == ".xlsx" else [self.path, self._errors_path]
+
+
+def _unique(names: list[str]) -> list[str]:
+    """Parquet needs distinct column names; a repeated header gets a suffix."""
+    seen: dict[str, int] = {}
+    result = []
+    for name in names:
+        count = seen.get(name, 0)
+        seen[name] = count + 1
+        result.append(name if count == 0 else f"{name}.{count}")
+    return result

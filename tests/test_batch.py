@@ -1,0 +1,187 @@
+"""Batch evaluation of spreadsheets as back-office staff run it."""
+import csv
+import json
+from datetime import date
+from pathlib import Path
+
+import openpyxl
+import pytest
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from engine.batch import run_batch
+from engine.cli import main
+from engine.decide import decide
+from engine.loader import DEFAULT_RULES, load_rules
+from engine.records import parse_record
+from engine.render import decision_set_json
+from engine.tabular import Table
+from tests.strategies import records
+
+SAMPLE = Path("/work/shared/samples/training-roster.xlsx")
+if not SAMPLE.exists():
+    SAMPLE = Path(__file__).resolve().parent.parent.parent / "shared" / "samples" / "training-roster.xlsx"
+RULESET = load_rules()
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def read_csv(path):
+    with open(path, encoding="utf-8-sig", newline="") as stream:
+        return list(csv.reader(stream))
+
+
+def write_csv(path, header, rows, encoding="utf-8"):
+    with open(path, "w", encoding=encoding, newline="") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+@pytest.mark.skipif(not SAMPLE.exists(), reason="the office sample roster is in ../shared/samples")
+def test_office_roster_goes_through_as_it_is(tmp_path):
+    out = tmp_path / "out.xlsx"
+    result = run("batch", SAMPLE, "-o", out, "--workers", "1")
+    assert result.exit_code == 0, result.output
+    assert result.output.count("序号") == 1  # an unrecognised header is reported once, not per row
+    sheet = openpyxl.load_workbook(out, read_only=True).worksheets[0]
+    rows = list(sheet.iter_rows(values_only=True))
+    source = list(openpyxl.load_workbook(SAMPLE, read_only=True).worksheets[0].iter_rows(values_only=True))
+    assert len(rows) == len(source)
+    assert [r[1] for r in rows[1:]] == [r[1] for r in source[1:]]  # every row, in order
+    header = rows[0]
+    assert "enterprise-training-subsidy.outcome" in header and "enterprise-training-subsidy.amount" in header
+    first = dict(zip(header, rows[1]))
+    # S-001 did not complete the training: the reason names the failed condition
+    assert first["enterprise-training-subsidy.outcome"] == "ineligible"
+    assert "training-completed" in first["enterprise-training-subsidy.reason"] or \
+        "completed" in first["enterprise-training-subsidy.reason"]
+    second = dict(zip(header, rows[2]))
+    assert second["申请编号"] == "S-002"
+
+
+def test_row_errors_go_to_their_own_file_and_the_rest_go_through(tmp_path):
+    source, out = tmp_path / "in.csv", tmp_path / "out.csv"
+    write_csv(source, ["申请编号", "技能等级", " training_hours ", "备注"], [
+        ["A-1", "高级工", " 24 ", "ok"],
+        ["A-2", "expert", "24", "bad level"],
+        ["A-3", "技师", "many", "bad hours"],
+        ["A-4", "", "", "all unknown"],
+    ])
+    result = run("batch", source, "-o", out, "--as-of", "2024-06-01", "--workers", "1")
+    assert result.exit_code == 1
+    assert "rows with errors: 2" in result.output
+    rows = read_csv(out)
+    assert [r[0] for r in rows[1:]] == ["A-1", "A-2", "A-3", "A-4"]
+    errors = read_csv(tmp_path / "out.errors.csv")
+    assert errors[0] == ["row", "applicant_id", "field", "value", "message"]
+    assert errors[1][:4] == ["3", "A-2", "skill_level", "expert"] and "junior" in errors[1][4]
+    assert errors[2][:4] == ["4", "A-3", "training_hours", "many"]
+
+
+def test_no_output_after_an_interrupted_run(tmp_path):
+    source, out = tmp_path / "in.csv", tmp_path / "out.csv"
+    write_csv(source, ["applicant_id"], [[f"A-{i}"] for i in range(3000)])
+
+    def interrupt(rows_done):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_batch(RULESET, DEFAULT_RULES, source, out, date(2024, 6, 1), tmp_path / "x.jsonl", progress=interrupt)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]
+
+
+def test_cells_that_look_like_formulas_cannot_run(tmp_path):
+    source = tmp_path / "in.csv"
+    write_csv(source, ["applicant_id", "name"], [["A-1", "=HYPERLINK(\"http://x\",\"y\")"], ["A-2", "@SUM(1)"]])
+    run("batch", source, "-o", tmp_path / "out.csv", "--workers", "1")
+    names = [r[1] for r in read_csv(tmp_path / "out.csv")[1:]]
+    assert names == ["'=HYPERLINK(\"http://x\",\"y\")", "'@SUM(1)"]
+    run("batch", source, "-o", tmp_path / "out.xlsx", "--workers", "1")
+    sheet = openpyxl.load_workbook(tmp_path / "out.xlsx").worksheets[0]
+    assert sheet["B2"].data_type == "s" and sheet["B2"].value.startswith("'=")
+
+
+def test_parquet_in_and_out(tmp_path):
+    source = tmp_path / "in.csv"
+    write_csv(source, ["applicant_id", "skill_level", "as_of"], [["A-1", "senior", "2024-06-01"], ["A-2", "", ""]])
+    assert run("batch", source, "-o", tmp_path / "mid.parquet", "--workers", "1").exit_code == 0
+    assert run("batch", tmp_path / "mid.parquet", "-o", tmp_path / "out.csv", "--workers", "1").exit_code == 0
+    rows = read_csv(tmp_path / "out.csv")
+    assert [r[0] for r in rows[1:]] == ["A-1", "A-2"]
+
+
+def test_gb18030_csv_from_excel_is_read(tmp_path):
+    source = tmp_path / "in.csv"
+    write_csv(source, ["申请编号", "户籍"], [["A-1", "本市"]], encoding="gb18030")
+    result = run("batch", source, "-o", tmp_path / "out.csv", "--workers", "1")
+    assert result.exit_code == 0, result.output
+    assert read_csv(tmp_path / "out.csv")[1][1] == "本市"
+
+
+def test_bad_files_are_refused_with_a_message(tmp_path):
+    broken = tmp_path / "broken.xlsx"
+    broken.write_bytes(b"not a zip file")
+    result = run("batch", broken, "-o", tmp_path / "out.csv")
+    assert result.exit_code == 2 and "cannot read as XLSX" in result.output and "Traceback" not in result.output
+    assert run("batch", tmp_path / "in.txt", "-o", tmp_path / "out.csv").exit_code == 2
+    no_id = tmp_path / "noid.csv"
+    write_csv(no_id, ["name"], [["x"]])
+    result = run("batch", no_id, "-o", tmp_path / "out.csv")
+    assert result.exit_code == 2 and "applicant_id" in result.output
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_explain_jsonl_equals_check_json(tmp_path):
+    source = tmp_path / "in.csv"
+    write_csv(source, ["applicant_id", "contract_months", "apprentice_kind", "as_of"],
+              [["A-1", "24", "新招用", "2020-05-01"], ["A-2", "6", "transfer", "2020-05-01"]])
+    assert run("batch", source, "-o", tmp_path / "out.csv", "--explain", tmp_path / "e.jsonl", "--workers", "1").exit_code == 0
+    lines = (tmp_path / "e.jsonl").read_text(encoding="utf-8").splitlines()
+    single = tmp_path / "one.json"
+    single.write_text(json.dumps({"applicant_id": "A-2", "contract_months": "6", "apprentice_kind": "transfer",
+                                  "as_of": "2020-05-01"}))
+    assert json.loads(lines[1]) == json.loads(run("check", single, "--format", "json").output)
+
+
+def cell(value):
+    """A value as an office types it: lists ';'-separated or 无, booleans 是/否, absent as an empty cell."""
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return ";".join(value) if value else "无"
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    return str(value)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(st.lists(records(record_type="person"), min_size=1, max_size=8))
+def test_batch_and_single_evaluation_agree(tmp_path, people):
+    header = sorted({k for p in people for k in p})
+    source = tmp_path / "agree.csv"
+    write_csv(source, header, [[cell(p.get(h)) for h in header] for p in people])
+    out = tmp_path / "agree.out.csv"
+    run_batch(RULESET, DEFAULT_RULES, source, out, date(2024, 6, 1), workers=1)
+    rows = read_csv(out)
+    columns = rows[0]
+    for person, row in zip(people, rows[1:]):
+        single = decision_set_json(decide(RULESET, parse_record(person, default_as_of=date(2024, 6, 1))))
+        cells = dict(zip(columns, row))
+        for decision in single["decisions"]:
+            assert cells[f"{decision['programme']}.outcome"] == decision["outcome"]
+            assert (cells[f"{decision['programme']}.amount"] or None) == decision["amount"]["value"]
+
+
+def test_two_workers_give_the_same_output_as_one(tmp_path):
+    source = tmp_path / "in.csv"
+    write_csv(source, ["applicant_id", "contract_months", "apprentice_kind", "employer_has_training_system",
+                       "employer_skilled_ratio", "apprentice_year", "apprentice_target_level", "as_of"],
+              [[f"A-{i}", str(i % 40), "new_hire", "是", "0.7", str(i % 5), "junior", "2020-05-01"]
+               for i in range(2500)])
+    run_batch(RULESET, DEFAULT_RULES, source, tmp_path / "one.csv", date(2024, 6, 1), workers=1)
+    run_batch(RULESET, DEFAULT_RULES, source, tmp_path / "two.csv", date(2024, 6, 1), workers=2)
+    assert (tmp_path / "one.csv").read_bytes() == (tmp_path / "two.csv").read_bytes()
