@@ -268,7 +268,8 @@ class _Loader:
             return
         names = raw.get("definitions") if isinstance(raw, dict) else None
         if isinstance(names, dict):
-            kinds = [raw["record_type"]] if raw.get("record_type") in FACT_TYPES else list(FACT_TYPES)
+            declared = raw.get("record_type")
+            kinds = [declared] if isinstance(declared, str) and declared in FACT_TYPES else list(FACT_TYPES)
             for record_type in kinds:
                 self.broken_definitions[record_type] |= {str(name) for name in names}
 
