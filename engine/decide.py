@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, Callable
 
 from engine.evaluator import Evaluation, Trace, as_truth
 from engine.explain import Hint, hints_for
@@ -44,13 +44,19 @@ class Decision:
     outcome: str
     results: list[ConditionResult]
     missing: list[str]
-    to_qualify: list[Hint]
+    hints: Callable[[], list[Hint]] | list[Hint]  # computed on first use: batch reason codes never need them
     amount: ValueResult | None
     effect: dict[str, ValueResult] | None
     beneficiary: str
     parameters: list[ParameterUse]
     notes: list[Text] = field(default_factory=list)
     in_force: bool = True
+
+    @property
+    def to_qualify(self) -> list[Hint]:
+        if callable(self.hints):
+            self.hints = self.hints()
+        return self.hints
 
 
 @dataclass
@@ -83,7 +89,11 @@ def decide_programme(evaluation: Evaluation, programme: Programme) -> Decision:
     notes += [d.interpretation for d in _definitions_read(evaluation, results) if d.interpretation]
     outcome = ELIGIBLE if holds is True else INELIGIBLE if holds is False else UNDETERMINED
     missing = _missing(programme.eligible_when, results) if outcome == UNDETERMINED else []
-    hints = hints_for(evaluation, programme.eligible_when, results) if outcome == INELIGIBLE else []
+    hints: Callable[[], list[Hint]] | list[Hint] = []
+    if outcome == INELIGIBLE:
+        def hints() -> list[Hint]:
+            evaluation.for_programme(programme)  # the hint solver reads this programme's own definitions
+            return hints_for(evaluation, programme.eligible_when, results)
 
     amount = effect = None
     if outcome == ELIGIBLE and programme.amount is not None:
