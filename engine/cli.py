@@ -251,6 +251,30 @@ def _print_summary(summary, ruleset) -> None:
     click.echo("written: " + ", ".join(str(p) for p in summary.outputs))
 
 
+@main.command()
+@click.option("--rows", type=click.IntRange(1), required=True, help="How many applicants.")
+@click.option("-o", "--output", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help=".csv, .xlsx or .parquet; written only when complete.")
+@click.option("--record-type", type=click.Choice(["person", "enterprise"]), default="person", show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="The same seed gives the same file.")
+@click.option("--bad-share", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Share of rows with one bad value, to exercise error handling.")
+@click.option("--unknown-share", type=click.FloatRange(0, 1), default=0.1, show_default=True,
+              help="Share of optional cells left blank (unknown).")
+@click.option("--chinese", is_flag=True, help="Chinese headers and labels, office-style dates and numbers.")
+@click.option("--as-of", callback=_iso_date, help="Assessment date most rows carry (default 2024-06-01).")
+def synth(rows: int, out_path: Path, record_type: str, seed: int, bad_share: float, unknown_share: float,
+          chinese: bool, as_of: date | None) -> None:
+    """Write realistic synthetic applicants, for demos, tests and benchmarks."""
+    from engine.synth import write_synthetic
+    from engine.tabular import table_format
+
+    table_format(out_path)
+    written = write_synthetic(out_path, rows, seed=seed, record_type=record_type, bad_share=bad_share,
+                              unknown_share=unknown_share, chinese=chinese, as_of=as_of)
+    click.echo(f"wrote {written} {record_type} rows to {out_path}")
+
+
 @main.group()
 def rules() -> None:
     """Policy-staff tools: lint the rule files, run the cases."""

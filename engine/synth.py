@@ -32,7 +32,7 @@ __all__ = ["synthesise", "write_synthetic", "DEFAULT_AS_OF", "ERROR_HEADER", "PE
            "ENTERPRISE_PERSONAS"]
 
 DEFAULT_AS_OF = date(2024, 6, 1)
-ERROR_HEADER = ["row", "applicant_id", "field", "value", "message"]  # as the batch writes it
+from engine.batch import ERROR_HEADER  # noqa: E402  the error sheet the batch writes
 _ALWAYS_KNOWN = {"applicant_id", "record_type", "as_of"}  # never blanked, never made bad
 _NEVER_BAD_KINDS = {"text"}  # a name or a district cannot be "wrong"
 
@@ -218,7 +218,8 @@ class _Synth:
         self.fields = ["applicant_id"] + [name for name in types if name != "applicant_id"]
         self.types: dict[str, FactType] = {name: types[name] for name in self.fields}
         self.format = [self._formatter(name, self.types[name]) for name in self.fields]
-        self.optional = [name not in _ALWAYS_KNOWN for name in self.fields]
+        self.spec = {name: (i, name not in _ALWAYS_KNOWN, self.format[i]) for i, name in enumerate(self.fields)}
+        self.blank_row: list[Any] = [None] * len(self.fields)
         self.can_be_bad = [i for i, name in enumerate(self.fields)
                            if name not in _ALWAYS_KNOWN and self.types[name].kind not in _NEVER_BAD_KINDS]
         self.bogus = {name: _bogus_labels(t.enum) for name, t in self.types.items() if t.kind == "enum"}
@@ -561,21 +562,19 @@ class _Synth:
             self._base(r)
         getattr(self, self.persona(d))(r)
 
-        bad_at = d.pick(self.can_be_bad) if self.bad_share and d.chance(self.bad_share) else -1
-        unknown = self.unknown_share
-        rnd = d.rnd
-        out: list[Any] = []
-        append = out.append
-        for i, name in enumerate(self.fields):
-            if i == bad_at:
-                append(self._bad(name))
+        # only the cells this persona fills are visited: the rest stay blank (unknown)
+        out = self.blank_row[:]
+        unknown, rnd, spec = self.unknown_share, d.rnd, self.spec
+        for name, value in r.items():
+            if value is None:
                 continue
-            value = r.get(name)
-            if value is None or (self.optional[i] and rnd() < unknown):
-                append(None)
-            else:
-                fmt = self.format[i]
-                append(value if fmt is None else fmt(value))
+            i, optional, fmt = spec[name]
+            if optional and rnd() < unknown:
+                continue
+            out[i] = value if fmt is None else fmt(value)
+        if self.bad_share and d.chance(self.bad_share):
+            i = d.pick(self.can_be_bad)
+            out[i] = self._bad(self.fields[i])
         return out
 
     # -------------------------------------------------------------------------------- cells
@@ -586,7 +585,7 @@ class _Synth:
             return (lambda v: V.RecordType(v).zh) if chinese else None
         if kind == "enum":
             if not chinese:
-                return _code
+                return str.__str__  # the member's code as a plain str, at C speed
             def label(member: LabelledEnum) -> str:
                 if member.synonyms and d.rnd() < 0.12:
                     return d.pick(member.synonyms)
@@ -594,7 +593,7 @@ class _Synth:
             return label
         if kind == "list":
             if not chinese:
-                return lambda items: ";".join(m.value for m in items) if items else "none"
+                return lambda items: ";".join(items) if items else "none"  # members are their codes
             def labels(items: tuple) -> str:
                 if not items:
                     return "无"
@@ -652,10 +651,6 @@ class _Synth:
         if fact_type.integer:
             return d.pick(_BAD_COUNT)
         return d.pick(_BAD_NUMBER) if d.chance(0.7) else -100 * d.between(1, 30)  # a negative amount
-
-
-def _code(member: LabelledEnum) -> str:
-    return member.value
 
 
 def _money(cents: int) -> Decimal:

@@ -6,6 +6,7 @@ output. A text cell that a spreadsheet would read as a formula is written so it 
 """
 from __future__ import annotations
 
+import codecs
 import csv
 import os
 import tempfile
@@ -55,13 +56,13 @@ class Table:
 
     # CSV: UTF-8 (with or without BOM); GB18030 as Excel in Chinese locales saves it.
     def _open_csv(self) -> None:
-        raw = self.path.read_bytes()[:1 << 16]
+        with self.path.open("rb") as stream:
+            raw = stream.read(1 << 16)
         self.encoding = "utf-8-sig"
-        try:
-            raw.decode("utf-8-sig")
-        except UnicodeDecodeError as error:
-            if error.start < len(raw) - 4:  # not just a character cut at the sample's end
-                self.encoding = "gb18030"
+        try:  # incremental: a character cut at the sample's end is held back, not taken for an error
+            codecs.getincrementaldecoder("utf-8-sig")().decode(raw, final=False)
+        except UnicodeDecodeError:
+            self.encoding = "gb18030"
         with self.path.open("r", encoding=self.encoding, newline="") as stream:
             self.header = [h.strip() for h in next(csv.reader(stream), [])]
         with self.path.open("rb") as stream:

@@ -122,6 +122,14 @@ def test_gb18030_csv_from_excel_is_read(tmp_path):
     assert read_csv(tmp_path / "out.csv")[1][1] == "本市"
 
 
+def test_utf8_csv_with_a_character_cut_at_the_sniffing_edge_stays_utf8(tmp_path):
+    source = tmp_path / "edge.csv"
+    source.write_bytes(b"\xef\xbb\xbf" + ("applicant_id\n" + "x" * 65517 + "\n松\n").encode())
+    table = Table(source)
+    assert table.encoding == "utf-8-sig" and table.header == ["applicant_id"]
+    assert [cells[0] for _, cells in table.rows()][-1] == "松"
+
+
 def test_bad_files_are_refused_with_a_message(tmp_path):
     broken = tmp_path / "broken.xlsx"
     broken.write_bytes(b"not a zip file")
