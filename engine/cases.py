@@ -80,6 +80,8 @@ class CaseResult:
     case: Case
     differences: list[str] = field(default_factory=list)
     outcomes: dict[str, str] = field(default_factory=dict)
+    # (programme, condition id) → the truth values the case gave it: True, False, None (unknown)
+    reached: dict[tuple[str, str], set] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -152,6 +154,9 @@ def run_case(ruleset, case: Case) -> CaseResult:
             result.differences.append(f"{programme}: not decided for a {record.record_type} record")
             continue
         result.outcomes[programme] = decision.outcome
+        for condition in decision.results:
+            holds = condition.holds if condition.holds in (True, False) else None
+            result.reached.setdefault((programme, condition.condition.id), set()).add(holds)
         actual = decision_json(decision)
         result.differences += [f"{programme}: {d}" for d in compare(expected, actual)]
     return result
@@ -216,3 +221,35 @@ def summary(results: list[CaseResult]) -> list[tuple[str, int, int, dict[str, in
         if outcome:
             row[2][outcome] = row[2].get(outcome, 0) + 1
     return [(programme, n, failed, outcomes) for programme, (n, failed, outcomes) in sorted(rows.items())]
+
+
+@dataclass
+class Coverage:
+    """Which truth values the cases gave each condition, and which outcomes each programme reached."""
+
+    conditions: dict[tuple[str, str], set]
+    outcomes: dict[str, set[str]]
+
+    def gaps(self) -> list[str]:
+        names = {True: "true", False: "false", None: "unknown"}
+        found = []
+        for (programme, condition), seen in self.conditions.items():
+            lacking = [names[v] for v in (True, False, None) if v not in seen]
+            if lacking:
+                found.append(f"{programme} / {condition}: never {', '.join(lacking)}")
+        for programme, seen in self.outcomes.items():
+            lacking = sorted({"eligible", "ineligible", "undetermined"} - seen)
+            if lacking:
+                found.append(f"{programme}: outcome never {', '.join(lacking)}")
+        return found
+
+
+def coverage(ruleset, results: list[CaseResult]) -> Coverage:
+    conditions = {(p.id, c.id): set() for p in ruleset.programmes.values() for c in p.eligible_when.conditions()}
+    outcomes: dict[str, set[str]] = {p: set() for p in ruleset.programmes}
+    for result in results:
+        for key, seen in result.reached.items():
+            conditions.setdefault(key, set()).update(seen)
+        for programme, outcome in result.outcomes.items():
+            outcomes[programme].add(outcome)
+    return Coverage(conditions, outcomes)

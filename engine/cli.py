@@ -282,9 +282,11 @@ def rules() -> None:
 
 @rules.command()
 @click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
-def lint(directory: Path | None) -> None:
-    """Load and check every rule file; print file:line for each problem."""
+@click.option("--as-of", callback=_iso_date, help="Day for the summary of provisional figures (default today).")
+def lint(directory: Path | None, as_of: date | None) -> None:
+    """Load and check every rule file; print file:line for each problem; summarise provisional figures."""
     from engine.errors import RuleError
+    from engine.lint import lint as lint_rules
 
     try:
         ruleset = _load_rules(directory)
@@ -293,16 +295,29 @@ def lint(directory: Path | None) -> None:
             click.echo(line)
         click.echo(f"{len(error.problems)} problem(s)", err=True)
         sys.exit(EXIT_FAILURES)
+    report = lint_rules(ruleset, as_of or date.today())
+    for problem in report.errors:
+        click.echo(str(problem))
+    counts = {kind: sum(p[1] == kind for p in report.provisional) for kind in ("public", "unset")}
+    click.echo(f"figures in force that are provisional: {counts['public']} public (to be confirmed by policy staff), "
+               f"{counts['unset']} unset (no published figure)")
+    for name, provenance, since, file in report.provisional:
+        click.echo(f"  {provenance:<6} {name} (since {since}; {file})")
+    if report.errors:
+        click.echo(f"{len(report.errors)} problem(s)", err=True)
+        sys.exit(EXIT_FAILURES)
     click.echo(f"ok: {len(ruleset.programmes)} programmes, {len(ruleset.parameters)} parameters, "
                f"{sum(len(d) for d in ruleset.definitions.values())} definitions ({ruleset.digest[:19]})")
 
 
 @rules.command("test")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--coverage", "show_coverage", is_flag=True,
+              help="Also report, per condition, whether the cases made it true, false and unknown, and list the gaps.")
 @rules_option
-def test_cases(paths: tuple[Path, ...], rules_dir: Path | None) -> None:
+def test_cases(paths: tuple[Path, ...], show_coverage: bool, rules_dir: Path | None) -> None:
     """Run the YAML cases (default: cases/*.yaml); print a summary per programme and every difference."""
-    from engine.cases import case_files, load_cases, run_case, summary
+    from engine.cases import case_files, coverage, load_cases, run_case, summary
 
     ruleset = _load_rules(rules_dir)
     cases = load_cases(case_files(list(paths)), set(ruleset.programmes))
@@ -317,10 +332,64 @@ def test_cases(paths: tuple[Path, ...], rules_dir: Path | None) -> None:
     for programme, count, failed, outcomes in summary(results):
         reached = ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items()))
         click.echo(f"{programme:<{width}}  {count:>5}  {failed:>6}  {reached}")
+    if show_coverage:
+        report = coverage(ruleset, results)
+        full = sum(len(seen) == 3 for seen in report.conditions.values())
+        click.echo(f"coverage: {full} of {len(report.conditions)} conditions made true, false and unknown by the "
+                   f"cases; {sum(len(o) == 3 for o in report.outcomes.values())} of {len(report.outcomes)} "
+                   "programmes reach all three outcomes")
+        for gap in report.gaps():
+            click.echo(f"  gap: {gap}")
     failed = sum(not r.passed for r in results)
     click.echo(f"{len(results) - failed} passed, {failed} failed")
     if failed:
         sys.exit(EXIT_FAILURES)
+
+
+@rules.command()
+@click.option("--base", required=True, metavar="REV_OR_DIR",
+              help="The rules to compare with: a git revision of this project (HEAD, a commit, a tag) or a rules folder.")
+@click.option("--data", "data_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Applicants to evaluate: .csv, .xlsx or .parquet.")
+@click.option("--as-of", callback=_iso_date, help="Assessment date for rows without their own as_of; default today.")
+@click.option("-o", "--output", "changed_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the changed rows with both decisions here (default: impact-changes.csv).")
+@rules_option
+def impact(base: str, data_path: Path, as_of: date | None, changed_path: Path | None, rules_dir: Path | None) -> None:
+    """Which applicants a rule change flips: decide DATA under the base and the working rules."""
+    from engine.impact import impact as measure_impact
+    from engine.loader import DEFAULT_RULES
+    from engine.rulediff import load_base
+    from engine.tabular import table_format
+
+    table_format(data_path)
+    changed_path = changed_path or Path("impact-changes.csv")
+    table_format(changed_path)
+    base_rules = load_base(base, (rules_dir or DEFAULT_RULES).resolve().parent)
+    work_rules = _load_rules(rules_dir)
+    report = measure_impact(base_rules, work_rules, data_path, as_of or date.today(), changed_path)
+    click.echo(f"base {base_rules.version} ({base_rules.digest[:19]}) → working {work_rules.version} "
+               f"({work_rules.digest[:19]})")
+    click.echo(f"rows: {report.rows}  invalid: {report.invalid_rows}  changed: {report.changed_rows}")
+    for line in report.lines():
+        click.echo(f"  {line}")
+    click.echo(f"changed rows with both decisions: {changed_path}")
+
+
+@rules.command()
+@click.option("--base", required=True, metavar="REV_OR_DIR",
+              help="The rules to compare with: a git revision of this project or a rules folder.")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="en", show_default=True)
+@rules_option
+def diff(base: str, lang: str, rules_dir: Path | None) -> None:
+    """What changed in the rules themselves: programmes, conditions, parameter values and dates."""
+    from engine.loader import DEFAULT_RULES
+    from engine.rulediff import diff_rulesets, load_base, render_changes
+
+    work_root = rules_dir or DEFAULT_RULES
+    base_rules = load_base(base, work_root.resolve().parent)
+    changes = diff_rulesets(base_rules, _load_rules(rules_dir), work_root=work_root)
+    click.echo(render_changes(changes, lang, base_label=base, work_label=str(work_root)))
 
 
 if __name__ == "__main__":

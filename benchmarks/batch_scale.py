@@ -1,0 +1,114 @@
+"""Batch at scale, end to end through the command line: time, rows/s, peak memory, and a check that
+sampled rows equal single evaluation. Also the plain read + write of the same file (the I/O floor),
+measured in the same run.
+
+    python benchmarks/batch_scale.py [--rows-csv 1000000] [--rows-xlsx 100000] [--dir /tmp/bench]
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import platform
+import random
+import resource
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def run_measured(args: list[str]) -> tuple[float, float, int]:
+    """(seconds, peak RSS in MiB of the process and its workers, exit code) of a fresh process."""
+    script = ("import resource, subprocess, sys, time, json; t = time.perf_counter(); "
+              "code = subprocess.call(sys.argv[1:]); "
+              "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss; "
+              "print(json.dumps([time.perf_counter() - t, peak / 1024, code]))")
+    out = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, cwd=ROOT)
+    seconds, peak, code = json.loads(out.stdout.strip().splitlines()[-1])
+    return seconds, peak, code
+
+
+def io_floor(source: Path, target: Path) -> float:
+    from engine.tabular import Table, TableWriter
+
+    start = time.perf_counter()
+    table = Table(source)
+    writer = TableWriter(target, table.header, ["row"])
+    for _, cells in table.rows():
+        writer.write(cells)
+    writer.commit()
+    return time.perf_counter() - start
+
+
+def spot_check(source: Path, out: Path, samples: int) -> int:
+    """Rows whose batch outcome/amount differ from single evaluation (expected 0)."""
+    from engine.decide import decide
+    from engine.loader import load_rules
+    from engine.records import RecordError, parse_record
+    from engine.tabular import Table
+
+    ruleset = load_rules()
+    table = Table(source)
+    chosen = set(random.Random(1).sample(range(table.total), min(samples, table.total)))
+    inputs = {}
+    for index, (_, cells) in enumerate(table.rows()):
+        if index in chosen:
+            inputs[index] = dict(zip(table.header, cells))
+    output = Table(out)
+    differences = 0
+    for index, (_, cells) in enumerate(output.rows()):
+        if index not in inputs:
+            continue
+        row = dict(zip(output.header, cells))
+        try:
+            record = parse_record(inputs[index], default_as_of=date(2024, 6, 1))
+        except RecordError:
+            differences += row[f"{sorted(ruleset.programmes)[0]}.outcome"] != "error"
+            continue
+        for decision in decide(ruleset, record).decisions:
+            got = row[f"{decision.programme.id}.outcome"]
+            amount = decision.amount.value if decision.amount else None
+            got_amount = row[f"{decision.programme.id}.amount"]
+            same_amount = (got_amount in (None, "") and not hasattr(amount, "quantize")) or (
+                hasattr(amount, "quantize") and got_amount not in (None, "") and float(got_amount) == float(amount))
+            differences += got != decision.outcome or not same_amount
+    return differences
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows-csv", type=int, default=1_000_000)
+    parser.add_argument("--rows-xlsx", type=int, default=100_000)
+    parser.add_argument("--dir", type=Path, default=Path("/tmp/bench"))
+    parser.add_argument("--samples", type=int, default=300)
+    options = parser.parse_args()
+    options.dir.mkdir(parents=True, exist_ok=True)
+    print(f"machine: {platform.processor() or platform.machine()}, {__import__('os').cpu_count()} cores, "
+          f"Python {platform.python_version()}")
+    for rows, suffix, chinese in ((options.rows_xlsx, ".xlsx", True), (options.rows_csv, ".csv", False)):
+        if not rows:
+            continue
+        source = options.dir / f"synth-{rows}{suffix}"
+        out = options.dir / f"decided-{rows}{suffix}"
+        if not source.exists():
+            args = [str(ROOT / "cli.py"), "synth", "--rows", str(rows), "-o", str(source), "--bad-share", "0.01"]
+            seconds, _, _ = run_measured([sys.executable, *args] + (["--chinese"] if chinese else []))
+            print(f"synth {rows} rows {suffix}: {seconds:.1f} s")
+        floor = io_floor(source, options.dir / f"copy{suffix}")
+        seconds, peak, code = run_measured([sys.executable, str(ROOT / "cli.py"), "batch", str(source), "-o", str(out),
+                                            "--as-of", "2024-06-01"])
+        wrong = spot_check(source, out, options.samples)
+        print(json.dumps({"file": source.name, "rows": rows, "batch_seconds": round(seconds, 1),
+                          "rows_per_second": round(rows / seconds), "peak_rss_mib": round(peak),
+                          "exit": code, "io_floor_seconds": round(floor, 1),
+                          "batch_over_io_floor": round(seconds / floor, 1),
+                          "sampled_rows": options.samples, "sampled_rows_differing": wrong}))
+
+
+if __name__ == "__main__":
+    main()
