@@ -352,10 +352,13 @@ def test_cases(paths: tuple[Path, ...], show_coverage: bool, rules_dir: Path | N
 @click.option("--data", "data_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Applicants to evaluate: .csv, .xlsx or .parquet.")
 @click.option("--as-of", callback=_iso_date, help="Assessment date for rows without their own as_of; default today.")
+@click.option("--at", callback=_iso_date,
+              help="Assess every row on this date, whatever its own as_of (e.g. the day a new rate starts).")
 @click.option("-o", "--output", "changed_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the changed rows with both decisions here (default: impact-changes.csv).")
 @rules_option
-def impact(base: str, data_path: Path, as_of: date | None, changed_path: Path | None, rules_dir: Path | None) -> None:
+def impact(base: str, data_path: Path, as_of: date | None, at: date | None, changed_path: Path | None,
+           rules_dir: Path | None) -> None:
     """Which applicants a rule change flips: decide DATA under the base and the working rules."""
     from engine.impact import impact as measure_impact
     from engine.loader import DEFAULT_RULES
@@ -367,7 +370,7 @@ def impact(base: str, data_path: Path, as_of: date | None, changed_path: Path | 
     table_format(changed_path)
     base_rules = load_base(base, (rules_dir or DEFAULT_RULES).resolve().parent)
     work_rules = _load_rules(rules_dir)
-    report = measure_impact(base_rules, work_rules, data_path, as_of or date.today(), changed_path)
+    report = measure_impact(base_rules, work_rules, data_path, as_of or date.today(), changed_path, at)
     click.echo(f"base {base_rules.version} ({base_rules.digest[:19]}) → working {work_rules.version} "
                f"({work_rules.digest[:19]})")
     click.echo(f"rows: {report.rows}  invalid: {report.invalid_rows}  changed: {report.changed_rows}")

@@ -62,11 +62,13 @@ def _change_kind(before, after) -> str | None:
 
 
 def impact(base: Ruleset, work: Ruleset, data_path: Path, default_as_of: date,
-           changed_path: Path | None = None) -> ImpactReport:
+           changed_path: Path | None = None, at: date | None = None) -> ImpactReport:
+    """`at`, when given, is the date every row is assessed on, whatever its own as_of says."""
     from engine.tabular import Table, TableWriter
 
     table = Table(data_path)
-    columns = [(i, name) for i, name in enumerate(table.header) if field_for_header(name)]
+    columns = [(i, name) for i, name in enumerate(table.header) if field_for_header(name)
+               and not (at is not None and field_for_header(name) == "as_of")]
     report = ImpactReport()
     writer = TableWriter(changed_path, CHANGED_HEADER, ["row", "applicant_id", "field", "value", "message"]) \
         if changed_path is not None else None
@@ -74,7 +76,7 @@ def impact(base: Ruleset, work: Ruleset, data_path: Path, default_as_of: date,
         for number, cells in table.rows():
             report.rows += 1
             try:
-                record = parse_record({name: cells[i] for i, name in columns}, default_as_of=default_as_of)
+                record = parse_record({name: cells[i] for i, name in columns}, default_as_of=at or default_as_of)
             except RecordError as error:
                 report.invalid_rows += 1
                 if writer is not None:

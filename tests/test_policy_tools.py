@@ -96,6 +96,22 @@ def test_impact_of_a_new_dated_rate(tmp_path, rules_copy):
     assert rows[0]["base.reason"] == "amount-not-set" and rows[0]["work.reason"] == "ok"
 
 
+def test_impact_at_a_date_overrides_each_rows_own_as_of(tmp_path, rules_copy):
+    rate = rules_copy / "parameters" / "apprenticeship" / "new_hire_rate.yaml"
+    rate.write_text(rate.read_text(encoding="utf-8") + "  2026-01-01:\n    value: {junior: 5000}\n"
+                    "    provenance: public\n    source: illustrative\n", encoding="utf-8")
+    data = tmp_path / "data.csv"
+    data.write_text("applicant_id,employer_has_training_system,employer_skilled_ratio,contract_months,apprentice_kind,"
+                    "apprentice_year,apprentice_target_level,as_of\nA-1,是,0.7,24,new_hire,1,junior,2024-06-01\n",
+                    encoding="utf-8")
+    own_date = run("rules", "impact", "--base", ROOT / "rules", "--data", data, "--rules", rules_copy,
+                   "-o", tmp_path / "a.csv")
+    assert "no applicant changes" in own_date.output
+    at_date = run("rules", "impact", "--base", ROOT / "rules", "--data", data, "--rules", rules_copy,
+                  "--at", "2026-01-01", "-o", tmp_path / "b.csv")
+    assert "apprenticeship-training-subsidy: 1 eligible, amount changed, +5,000.00 CNY" in at_date.output
+
+
 def test_impact_with_no_change_says_so(tmp_path):
     data = tmp_path / "data.csv"
     data.write_text("applicant_id,as_of\nA-1,2024-06-01\n", encoding="utf-8")
