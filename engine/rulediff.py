@@ -662,25 +662,12 @@ class _Locator:
         return self.cache[file]
 
     def at(self, file: str, *path: Any) -> str:
-        from engine.yamlsource import LocatedDict
+        from engine.yamlsource import line_at
 
         data = self.raw(file)
         if data is None:
             return file
-        line = getattr(data, "line", None)
-        for step in path:
-            if isinstance(data, LocatedDict):
-                found = _find_key(data, step)
-                if found is _MISSING:
-                    break
-                line = data.line_of(found)
-                data = data[found]
-            elif isinstance(data, list) and isinstance(step, int) and 0 <= step < len(data):
-                line = data.line_of(step)
-                data = data[step]
-            else:
-                break
-        return _at(file, line)
+        return _at(file, line_at(data, path, _find_key))
 
     def source_file(self, doc) -> str:
         path = Path(doc.path)
@@ -690,9 +677,6 @@ class _Locator:
             except ValueError:
                 pass
         return f"{self.prefix}sources/{path.name}"
-
-
-_MISSING = object()
 
 
 def _find_key(data: dict, step: Any) -> Any:
@@ -706,7 +690,7 @@ def _find_key(data: dict, step: Any) -> Any:
                     return key
             except ValueError:
                 continue
-    return _MISSING
+    return None
 
 
 # ====================================================================================== rendering

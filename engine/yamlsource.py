@@ -7,7 +7,7 @@ through the C parser when available. Duplicate keys are refused rather than sile
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import yaml
 
@@ -99,11 +99,17 @@ class _Builder:
             raise RuleError([Problem(self.name, node.start_mark.line + 1, f"bad value: {message}")]) from None
 
 
-def line_at(data: Any, path: Sequence[Any]) -> int | None:
-    """The line of the deepest value along ``path`` (a pydantic error's loc) that can be found."""
+def line_at(data: Any, path: Sequence[Any], find_key: Callable[[dict, Any], Any] | None = None) -> int | None:
+    """The line of the deepest value along ``path`` (a pydantic error's loc) that can be found.
+
+    ``find_key(mapping, step)`` may name the key a step means when it is written differently (a table
+    key written as a label); it returns None when there is none.
+    """
     line = getattr(data, "line", None)
     for step in path:
-        if isinstance(data, LocatedDict) and step in data:
+        if isinstance(data, LocatedDict) and find_key is not None:
+            step = find_key(data, step)
+        if isinstance(data, LocatedDict) and step is not None and step in data:
             line = data.line_of(step)
             data = data[step]
         elif isinstance(data, LocatedList) and isinstance(step, int) and 0 <= step < len(data):
