@@ -34,6 +34,7 @@ class Summary:
     unknown_columns: list[str] = field(default_factory=list)
     outcomes: dict[str, dict[str, int]] = field(default_factory=dict)
     amounts: dict[str, Decimal] = field(default_factory=dict)
+    outputs: list[Path] = field(default_factory=list)  # files written, for the closing message
 
     def add(self, other: "Summary") -> None:
         self.rows += other.rows

@@ -26,7 +26,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from engine.errors import Problem, RuleError, UserError
-from engine.yamlsource import LocatedDict, line_at, load_yaml
+from engine.yamlsource import line_at, load_yaml
 
 DEFAULT_CASES = Path(__file__).resolve().parent.parent / "cases"
 

@@ -89,11 +89,7 @@ def decide_programme(evaluation: Evaluation, programme: Programme) -> Decision:
     notes += [d.interpretation for d in _definitions_read(evaluation, results) if d.interpretation]
     outcome = ELIGIBLE if holds is True else INELIGIBLE if holds is False else UNDETERMINED
     missing = _missing(programme.eligible_when, results) if outcome == UNDETERMINED else []
-    hints: Callable[[], list[Hint]] | list[Hint] = []
-    if outcome == INELIGIBLE:
-        def hints() -> list[Hint]:
-            evaluation.for_programme(programme)  # the hint solver reads this programme's own definitions
-            return hints_for(evaluation, programme.eligible_when, results)
+    hints = _deferred_hints(evaluation, programme, results) if outcome == INELIGIBLE else []
 
     amount = effect = None
     if outcome == ELIGIBLE and programme.amount is not None:
@@ -115,6 +111,14 @@ def decide_programme(evaluation: Evaluation, programme: Programme) -> Decision:
         beneficiary = programme.beneficiary if is_missing(chosen) else str(chosen)
     return Decision(programme, outcome, results, missing, hints, amount, effect, beneficiary, parameters,
                     _unique(notes))
+
+
+def _deferred_hints(evaluation: Evaluation, programme: Programme,
+                    results: list[ConditionResult]) -> Callable[[], list[Hint]]:
+    def hints() -> list[Hint]:
+        evaluation.for_programme(programme)  # the hint solver reads this programme's own definitions
+        return hints_for(evaluation, programme.eligible_when, results)
+    return hints
 
 
 def _group(evaluation: Evaluation, group: Group, results: list[ConditionResult], any_of: str | None) -> Any:
@@ -168,7 +172,7 @@ def _missing(group: Group, results: list[ConditionResult]) -> list[str]:
 def _definitions_read(evaluation: Evaluation, results: list[ConditionResult]) -> list:
     """The definitions the conditions read, so their interpretations are said with the decision."""
     names = dict.fromkeys(name for r in results for name in r.trace.derived)
-    return [evaluation.local.get(n) or evaluation.shared[n] for n in names]
+    return [evaluation.definition_of(n) for n in names]
 
 
 def _value(evaluation: Evaluation, rule: ValueRule) -> ValueResult:

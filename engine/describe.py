@@ -11,7 +11,6 @@ from engine.explain import format_value
 from engine.parameters import DatedParameter
 from engine.render import FORCE_TEXT, beneficiary_text
 from engine.ruleset import Group, Programme, Ruleset, ValueRule
-from engine.types import UNSET
 
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 

@@ -91,11 +91,20 @@ class Evaluation:
             return tuple(self.value(item) for item in node.items)
         raise TypeError(f"unresolved node {node!r}")
 
+    def definition_of(self, name: str) -> Definition:
+        """The definition a name means here: the programme's own before the shared ones."""
+        return self.local.get(name) or self.shared[name]
+
+    def inline(self, node: Node) -> Node:
+        """A definition reference replaced by the definition's own tree (repeatedly)."""
+        while isinstance(node, DefinitionRef):
+            node = self.definition_of(node.name).tree
+        return node
+
     def definition(self, name: str) -> Any:
         cached = self._memo.get(name)
         if cached is None:
-            definition = self.local.get(name) or self.shared[name]
-            cached = self.evaluate(definition.tree)
+            cached = self.evaluate(self.definition_of(name).tree)
             self._memo[name] = cached
         value, trace = cached
         self.trace.merge(trace)

@@ -166,8 +166,7 @@ def _solve(evaluation, node: Node, want: bool) -> list[tuple[str, str, Any]]:
     does not hold yet must change; to make `a or b` fail, every part that holds must change.
     """
     if isinstance(node, DefinitionRef):
-        definition = evaluation.local.get(node.name) or evaluation.shared[node.name]
-        return _solve(evaluation, definition.tree, want)
+        return _solve(evaluation, evaluation.inline(node), want)
     if isinstance(node, FactRef):
         return [(node.name, "==", want)]
     if isinstance(node, Unary) and node.op == "not":
@@ -180,7 +179,7 @@ def _solve(evaluation, node: Node, want: bool) -> list[tuple[str, str, Any]]:
         return [change for part in parts for change in _solve(evaluation, part, want)]
     if isinstance(node, Binary) and node.op in _FLIP:
         op = node.op if want else _negate(node.op)
-        node = Binary(node.pos, node.op, _inline(evaluation, node.left), _inline(evaluation, node.right))
+        node = Binary(node.pos, node.op, evaluation.inline(node.left), evaluation.inline(node.right))
         if isinstance(node.left, FactRef) or _is_years_since(node.left):
             return _threshold(evaluation, node.left, op, node.right)
         if isinstance(node.right, FactRef) or _is_years_since(node.right):
@@ -195,13 +194,6 @@ def _solve(evaluation, node: Node, want: bool) -> list[tuple[str, str, Any]]:
         needed = evaluation.value(node.args[1])
         return [(node.args[0].name, "has", needed if isinstance(needed, tuple) else (needed,))]
     return []
-
-
-def _inline(evaluation, node: Node) -> Node:
-    """A definition's own tree, so `years_since_certificate >= 3` is solved for skill_cert_date."""
-    while isinstance(node, DefinitionRef):
-        node = (evaluation.local.get(node.name) or evaluation.shared[node.name]).tree
-    return node
 
 
 def _negate(op: str) -> str:

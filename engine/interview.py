@@ -15,10 +15,10 @@ from typing import Any, Callable, Iterable
 
 from engine.decide import UNDETERMINED, decide
 from engine.evaluator import Evaluation, add_months
-from engine.expression import COMPARISONS, Binary, Call, DefinitionRef, FactRef, Node, children
+from engine.expression import COMPARISONS, Binary, Call, FactRef, Node, children
 from engine.records import FACT_TYPES, RecordError, parse_record
 from engine.ruleset import Programme, Ruleset
-from engine.types import UNKNOWN, FactType, is_missing
+from engine.types import FactType, is_missing
 
 BIG = Decimal("1000000000")
 
@@ -95,15 +95,11 @@ def _thresholds(ruleset: Ruleset, programmes: list[Programme], record, field: st
         value, _ = evaluation.evaluate(node)
         return None if is_missing(value) else value
 
-    def inline(node: Node) -> Node:
-        while isinstance(node, DefinitionRef):
-            node = (evaluation.local.get(node.name) or evaluation.shared[node.name]).tree
-        return node
-
     def walk(node: Node) -> None:
-        node = inline(node)
+        node = evaluation.inline(node)
         if isinstance(node, Binary) and node.op in COMPARISONS:
-            for mine, other in ((inline(node.left), node.right), (inline(node.right), node.left)):
+            for mine, other in ((evaluation.inline(node.left), node.right),
+                                (evaluation.inline(node.right), node.left)):
                 if isinstance(mine, FactRef) and mine.name == field:
                     value = side_value(other)
                     if isinstance(value, (Decimal, date)):
@@ -119,13 +115,8 @@ def _thresholds(ruleset: Ruleset, programmes: list[Programme], record, field: st
 
     for programme in programmes:
         evaluation.for_programme(programme)
-        for condition in programme.eligible_when.conditions():
-            walk(condition.tree)
-        for rule in filter(None, [programme.amount, *programme.effect.values()]):
-            for case in rule.cases:
-                walk(case.value)
-                if case.when is not None:
-                    walk(case.when)
+        for tree in programme.expressions():
+            walk(tree)
     return found
 
 

@@ -27,8 +27,7 @@ def lint(ruleset: Ruleset, today: date) -> LintReport:
     used_shared: set[str] = set()
     for programme in ruleset.programmes.values():
         used_parameters.update(programme.parameters)
-        trees = _programme_trees(programme)
-        local_used = _definitions_named(trees, programme.definitions, ruleset.definitions[programme.record_type])
+        local_used = _definitions_named(list(programme.expressions()), programme.definitions, ruleset.definitions[programme.record_type])
         for name, definition in programme.definitions.items():
             if name not in local_used:
                 errors.append(Problem(definition.file, definition.line,
@@ -48,14 +47,6 @@ def lint(ruleset: Ruleset, today: date) -> LintReport:
         if current.provenance != "seed":
             provisional.append((name, current.provenance, current.valid_from.isoformat(), parameter.file))
     return LintReport(errors, provisional)
-
-
-def _programme_trees(programme) -> list[Node]:
-    trees = [c.tree for c in programme.eligible_when.conditions()]
-    for rule in filter(None, [programme.amount, *programme.effect.values()]):
-        for case in rule.cases + ([rule.otherwise] if rule.otherwise else []):
-            trees += [t for t in (case.when, case.value) if t is not None]
-    return trees
 
 
 def _definitions_named(trees: list[Node], local: dict, shared: dict) -> set[str]:

@@ -441,9 +441,7 @@ class _Loader:
         found: list[str] = []
         seen_defs: set[str] = set()
 
-        def walk(node: Node | None) -> None:
-            if node is None:
-                return
+        def walk(node: Node) -> None:
             if isinstance(node, ParamRef) and node.name not in found:
                 found.append(node.name)
             name = getattr(node, "name", None)
@@ -454,12 +452,8 @@ class _Loader:
             for child in children(node):
                 walk(child)
 
-        for condition in programme.eligible_when.conditions():
-            walk(condition.tree)
-        for rule in filter(None, [programme.amount, *programme.effect.values()]):
-            for case in rule.cases + ([rule.otherwise] if rule.otherwise else []):
-                walk(case.when)
-                walk(case.value)
+        for tree in programme.expressions():
+            walk(tree)
         return found
 
 

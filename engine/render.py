@@ -5,7 +5,7 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from engine.decide import ELIGIBLE, INELIGIBLE, Decision, DecisionSet, ValueResult
+from engine.decide import ELIGIBLE, Decision, DecisionSet, ValueResult
 from engine.explain import format_value, json_value, render, sentence_values
 from engine.ruleset import Citation, Text
 from engine.types import UNKNOWN, UNSET

@@ -577,15 +577,9 @@ def _walk(node: Node | None) -> Iterable[Node]:
 
 
 def _programme_trees(programme: Programme) -> Iterable[Node]:
-    for condition in programme.eligible_when.conditions():
-        yield condition.tree
+    yield from programme.expressions()
     for definition in programme.definitions.values():
         yield definition.tree
-    for rule in filter(None, [programme.amount, *programme.effect.values()]):
-        for case in rule.cases + ([rule.otherwise] if rule.otherwise else []):
-            if case.when is not None:
-                yield case.when
-            yield case.value
 
 
 def _parameter_users(*rulesets: Ruleset) -> dict[str, tuple[str, ...]]:

@@ -122,6 +122,16 @@ class Programme:
     def in_force(self, when: date) -> bool:
         return self.valid_from <= when and (self.valid_to is None or when <= self.valid_to)
 
+    def expressions(self):
+        """Every expression tree the programme evaluates: conditions, then amount and effect cases."""
+        for condition in self.eligible_when.conditions():
+            yield condition.tree
+        for rule in filter(None, [self.amount, *self.effect.values()]):
+            for case in rule.cases + ([rule.otherwise] if rule.otherwise else []):
+                if case.when is not None:
+                    yield case.when
+                yield case.value
+
 
 @dataclass
 class Ruleset:
