@@ -42,8 +42,17 @@ class Table:
         if not self.path.is_file():
             raise UserError(f"{self.path}: no such file")
         self.header: list[str] = []
-        self.total: int | None = None
+        self._total: int | None = None
         self._open()
+
+    @property
+    def total(self) -> int | None:
+        """Data rows, an estimate for the progress bar; a CSV is counted only when this is asked for."""
+        if self._total is None and self.format == ".csv":
+            with self.path.open("rb") as stream:
+                lines = sum(chunk.count(b"\n") for chunk in iter(lambda: stream.read(1 << 20), b""))
+            self._total = max(0, lines - 1)
+        return self._total
 
     def _open(self) -> None:
         reader = getattr(self, "_open_" + self.format[1:])
@@ -65,8 +74,6 @@ class Table:
             self.encoding = "gb18030"
         with self.path.open("r", encoding=self.encoding, newline="") as stream:
             self.header = [h.strip() for h in next(csv.reader(stream), [])]
-        with self.path.open("rb") as stream:
-            self.total = max(0, sum(chunk.count(b"\n") for chunk in iter(lambda: stream.read(1 << 20), b"")) - 1)
 
     def _rows_csv(self) -> Iterator[tuple[int, list[Any]]]:
         with self.path.open("r", encoding=self.encoding, newline="") as stream:
@@ -82,7 +89,7 @@ class Table:
         self._sheet = self._book.worksheets[0]
         first = next(self._sheet.iter_rows(min_row=1, max_row=1, values_only=True), ())
         self.header = ["" if h is None else str(h).strip() for h in first]
-        self.total = max(0, (self._sheet.max_row or 1) - 1)
+        self._total = max(0, (self._sheet.max_row or 1) - 1)
 
     def _rows_xlsx(self) -> Iterator[tuple[int, list[Any]]]:
         for number, cells in enumerate(self._sheet.iter_rows(min_row=2, values_only=True), start=2):
@@ -94,7 +101,7 @@ class Table:
 
         self._file = pq.ParquetFile(self.path)
         self.header = [name.strip() for name in self._file.schema_arrow.names]
-        self.total = self._file.metadata.num_rows
+        self._total = self._file.metadata.num_rows
 
     def _rows_parquet(self) -> Iterator[tuple[int, list[Any]]]:
         number = 1
