@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from engine.decide import decide
-from engine.records import RecordError, field_for_header, parse_record
+from engine.records import RecordError, field_for_header, is_blank, parse_record
 from engine.render import amount_status, decision_set_json
 from engine.ruleset import Ruleset
 from engine.types import UNKNOWN
@@ -35,6 +35,7 @@ class Summary:
     outcomes: dict[str, dict[str, int]] = field(default_factory=dict)
     amounts: dict[str, Decimal] = field(default_factory=dict)
     outputs: list[Path] = field(default_factory=list)  # files written, for the closing message
+    path: str = "per-record"  # how the rows were decided: "column-wise", or why per record
 
     def add(self, other: "Summary") -> None:
         self.rows += other.rows
@@ -71,7 +72,10 @@ class RowDecider:
         chunk = Chunk([], [], [], Summary())
         for number, cells in rows:
             chunk.summary.rows += 1
-            data = {name: cells[index] for index, name in self.columns if index < len(cells)}
+            # a blank cell is an absent fact: in a mixed roster the other record type's columns are
+            # blank, and must not count as fields given to this record
+            data = {name: cells[index] for index, name in self.columns
+                    if index < len(cells) and not is_blank(cells[index])}
             try:
                 record = parse_record(data, default_as_of=self.default_as_of)
             except RecordError as error:
@@ -180,7 +184,10 @@ def decided_chunks(decider: RowDecider, rows, workers: int, rules_dir: Path,
 
 def run_batch(ruleset: Ruleset, rules_dir: Path, in_path: Path, out_path: Path, default_as_of: date,
               explain_path: Path | None = None, workers: int = 1,
-              progress: Callable[[int], None] | None = None, on_start: Callable[[Any], None] | None = None) -> Summary:
+              progress: Callable[[int], None] | None = None, on_start: Callable[[Any], None] | None = None,
+              column_wise: bool = True) -> Summary:
+    """Decide every row of IN into OUT. Column-wise (engine.columnbatch) unless --explain is asked for,
+    `column_wise` is False, or the file is one the column-wise path leaves to this one."""
     from engine.tabular import Table, TableWriter
 
     table = Table(in_path)
@@ -191,7 +198,18 @@ def run_batch(ruleset: Ruleset, rules_dir: Path, in_path: Path, out_path: Path, 
         from engine.errors import UserError
 
         raise UserError(f"{in_path}: no applicant_id (申请编号) column; columns are: {', '.join(table.header)}")
-    summary = Summary(unknown_columns=[h for h in table.header if h and field_for_header(h) is None])
+    if explain_path is None and column_wise:
+        from engine.columnbatch import Refused, run_column_batch
+
+        try:
+            summary = run_column_batch(ruleset, in_path, out_path, table.header, default_as_of, progress)
+            summary.path = "column-wise"
+            return summary
+        except Refused as why:
+            refused = f"per-record ({why})"
+    else:
+        refused = "per-record" if explain_path is None else "per-record (--explain writes each row's full decision)"
+    summary = Summary(unknown_columns=[h for h in table.header if h and field_for_header(h) is None], path=refused)
     writer = TableWriter(out_path, decider.output_header(table.header), ERROR_HEADER)
     explain_stream = explain_temp = None
     try:

@@ -238,7 +238,8 @@ def batch(in_path: Path, out_path: Path, as_of: date | None, explain_path: Path 
 
 
 def _print_summary(summary, ruleset) -> None:
-    click.echo(f"rows: {summary.rows}  decided: {summary.decided}  rows with errors: {summary.errors}")
+    click.echo(f"rows: {summary.rows}  decided: {summary.decided}  rows with errors: {summary.errors}"
+               f"  ({summary.path})")
     if summary.unknown_columns:
         click.echo("columns that are not record fields (kept in OUT, not read): " + ", ".join(summary.unknown_columns))
     width = max(len(p) for p in ruleset.programmes)

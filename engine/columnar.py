@@ -1173,16 +1173,10 @@ def _quantize(expr: pl.Expr, scale: int, rounding: str, dtype: pl.DataType = pl.
 
 
 def _is_ratio(record_type: str, name: str) -> bool:
-    """A 0–1 share (employer_skilled_ratio): read off the field's cell parser in engine.records."""
+    """A 0–1 share (employer_skilled_ratio): its cell parser in engine.records says so."""
     from engine import records
 
-    model = records.RECORD_MODELS[record_type]
-    for meta in model.model_fields[name].metadata:
-        func = getattr(meta, "func", None)
-        for cell in getattr(func, "__closure__", None) or ():
-            if cell.cell_contents is records._to_ratio:
-                return True
-    return False
+    return records.cell_kind(record_type, name).parse is records._to_ratio
 
 
 def frame_schema(record_type: str = "person", scales: dict[str, int] | None = None) -> dict[str, pl.DataType]:

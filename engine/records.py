@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Callable, Literal, Mapping, Optional, Union
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic_core import PydanticUndefined
 
 from engine import vocabulary as V
 from engine.errors import UserError
@@ -28,7 +29,7 @@ from engine.types import (
 
 __all__ = [
     "PersonRecord", "EnterpriseRecord", "Record", "RecordError", "FieldProblem", "UnknownField",
-    "parse_record", "facts", "record_to_dict", "FACT_TYPES", "FIELD_LABELS_ZH", "RECORD_MODELS",
+    "parse_record", "is_blank", "facts", "record_to_dict", "FACT_TYPES", "FIELD_LABELS_ZH", "RECORD_MODELS",
 ]
 
 
@@ -37,7 +38,8 @@ __all__ = [
 # with a message that completes "field 'x': value 'v' …". Only ValueError: pydantic turns that
 # into a validation error, anything else would escape as a traceback.
 
-def _is_blank(value: Any) -> bool:
+def is_blank(value: Any) -> bool:
+    """An empty cell: None, or text of spaces only. Blank means absent, never zero or no."""
     return value is None or (isinstance(value, str) and not value.strip())
 
 
@@ -197,7 +199,7 @@ def _list_parser(enum: type[LabelledEnum]) -> Callable[[Any], tuple]:
                 return ()  # known: none of them
             items = [part for part in _LIST_SEPARATORS.split(value) if part.strip()]
         elif isinstance(value, (list, tuple, set, frozenset)):
-            items = [item for item in value if not _is_blank(item)]
+            items = [item for item in value if not is_blank(item)]
         else:
             items = [value]
         found, bad = set(), []
@@ -217,15 +219,23 @@ def _list_parser(enum: type[LabelledEnum]) -> Callable[[Any], tuple]:
 # ---------------------------------------------------------------------------------------------
 # Field kinds: Python type + cell parser + FactType, declared once and reused by every field.
 
+@dataclass(frozen=True)
+class CellKind:
+    """Annotation metadata naming a field's cell parser, so column-wise readers can tell kinds apart."""
+
+    parse: Callable[[Any], Any]
+
+
 def _kind(py_type: Any, parse: Callable[[Any], Any], fact_type: FactType, *, required: bool = False):
     def validate(value: Any) -> Any:
-        if _is_blank(value):
+        if is_blank(value):
             if required:
                 raise ValueError("is required and must not be empty")
             return None  # absent: unknown
         return parse(value)
 
-    return Annotated[py_type if required else Optional[py_type], BeforeValidator(validate), fact_type]
+    return Annotated[py_type if required else Optional[py_type], BeforeValidator(validate), fact_type,
+                     CellKind(parse)]
 
 
 Bool = _kind(bool, _to_bool, BOOL)
@@ -478,7 +488,7 @@ def parse_record(data: Mapping[str, Any], *, default_as_of: _dt.date) -> Record:
     # the record type picks the model, so it is settled first and alone
     kinds = set()
     for key, value in data.items():
-        if normalise_label(str(key)) in _RECORD_TYPE_KEYS and not _is_blank(value):
+        if normalise_label(str(key)) in _RECORD_TYPE_KEYS and not is_blank(value):
             try:
                 kinds.add(V.RecordType.parse(value).value)
             except ValueError as exc:
@@ -491,13 +501,13 @@ def parse_record(data: Mapping[str, Any], *, default_as_of: _dt.date) -> Record:
     for key, value in data.items():
         key_text = "" if key is None else str(key)
         if not key_text.strip():
-            if not _is_blank(value):  # a filled column with no header: data we cannot place
+            if not is_blank(value):  # a filled column with no header: data we cannot place
                 problems.append(FieldProblem("(no header)", value, "is in a column with no header"))
             continue
         name = index.get(normalise_label(key_text))
         if name is None:
             problems.append(UnknownField(key_text.strip(), value, "unknown field" + _suggest(key_text, kind)))
-        elif name == "record_type" or _is_blank(value):
+        elif name == "record_type" or is_blank(value):
             continue  # record_type is settled above; blank means absent
         elif name in values:
             problems.append(FieldProblem(
@@ -514,6 +524,57 @@ def parse_record(data: Mapping[str, Any], *, default_as_of: _dt.date) -> Record:
     if problems:
         raise RecordError(problems)
     return record
+
+
+# ---------------------------------------------------------------------------------------------
+# One cell at a time, for column-wise readers (engine.cellframe): the very validation parse_record
+# applies to a field, so a column converted value by value gets exactly the record's values and
+# messages.
+
+def field_of(kind: str, header: Any) -> str | None:
+    """The field of `kind` records that a header names (field name or Chinese label), or None."""
+    return _KEYS[kind].get(normalise_label(str(header)))
+
+
+def record_type_of(value: Any) -> str:
+    """The record type a non-blank record_type cell names; ValueError with parse_record's message."""
+    try:
+        return V.RecordType.parse(value).value
+    except ValueError as exc:
+        raise ValueError(f"is not valid; {exc}") from None
+
+
+def unknown_field_message(header: str, kind: str) -> str:
+    """parse_record's message for a header that is no field of `kind` records."""
+    return "unknown field" + _suggest(header, kind)
+
+
+def cell_kind(kind: str, name: str) -> CellKind:
+    return next(m for m in RECORD_MODELS[kind].model_fields[name].metadata if isinstance(m, CellKind))
+
+
+def cell_validator(kind: str, name: str) -> Callable[[Any], Any]:
+    """Validate one non-blank cell of a field exactly as parse_record does: the canonical value, or
+    ValueError whose text is the FieldProblem message parse_record would give."""
+    from pydantic import TypeAdapter
+
+    info = RECORD_MODELS[kind].model_fields[name]
+    adapter = TypeAdapter(Annotated[(info.annotation, *info.metadata)])
+
+    def validate(value: Any) -> Any:
+        try:
+            return adapter.validate_python(value)
+        except ValidationError as exc:
+            raise ValueError(_from_pydantic(exc.errors()[0]).message) from None
+    return validate
+
+
+def field_default(kind: str, name: str, default_as_of: _dt.date) -> Any:
+    """The value a field takes when its cell is blank (as_of: the run's date; nationality: CN), or None."""
+    if name == "as_of":
+        return default_as_of
+    default = RECORD_MODELS[kind].model_fields[name].default
+    return None if default is PydanticUndefined else default
 
 
 # ---------------------------------------------------------------------------------------------

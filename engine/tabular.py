@@ -198,7 +198,7 @@ class TableWriter:
         sheet, number = self._sheets[which], self._next_row[which]
         self._next_row[which] += 1
         for column, value in enumerate(row):
-            if value is None:
+            if value is None or value == "":  # an empty cell, not an empty string
                 continue
             if isinstance(value, bool):
                 sheet.write_boolean(number, column, value)
@@ -217,7 +217,7 @@ class TableWriter:
         self._parquet_writers: list[Any] = [None, None]
 
     def _write_parquet(self, which: int, row: list[Any]) -> None:
-        self._buffers[which].append([None if v is None else self._csv_cell(v) for v in row])
+        self._buffers[which].append([None if v is None or v == "" else self._csv_cell(v) for v in row])
         if len(self._buffers[which]) >= 8192:
             self._flush_parquet(which)
 
@@ -233,6 +233,27 @@ class TableWriter:
             self._parquet_writers[which] = pq.ParquetWriter(str(self._temporary(target)), table.schema)
         self._parquet_writers[which].write_table(table)
         self._buffers[which] = []
+
+    # whole frames (the column-wise batch): CSV straight from polars, the others row by row so
+    # their cells come out exactly as `write` makes them
+    def write_frame(self, frame, which: int = 0) -> None:
+        """Write a polars frame of rows (text input cells, decision columns) to the main or error sheet."""
+        if self.format != ".csv":
+            write = getattr(self, "_write_" + self.format[1:])
+            for row in frame.iter_rows():
+                write(which, list(row))
+            return
+        import polars as pl
+
+        text = [name for name, dtype in frame.schema.items() if dtype == pl.String]
+        formula = "^[" + "".join("\\" + c if c in "-^]\\" else c for c in _FORMULA_START) + "]"
+        frame = frame.with_columns(  # safe_text, column-wise; an empty cell is written as nothing
+            pl.when(pl.col(name).str.contains(formula)).then(pl.concat_str(pl.lit("'"), pl.col(name)))
+            .when(pl.col(name) == "").then(None).otherwise(pl.col(name)).alias(name) for name in text)
+        stream = self._streams[which]
+        stream.flush()
+        frame.write_csv(stream.buffer, include_header=False, line_terminator="\r\n")
+        stream.buffer.flush()
 
     # common
     def write(self, row: list[Any]) -> None:

@@ -1,0 +1,267 @@
+"""Spreadsheet cells → the typed frame of engine.columnar, a column at a time, exactly as
+engine.records reads one record.
+
+parse_record validates a row cell by cell. A roster column holds few distinct values (a dozen labels,
+a few thousand dates), so here each distinct cell is validated once, by the record contract's own
+validator (records.cell_validator), and the result is spread over the column. Nothing is
+re-implemented: a cell is accepted, converted or refused exactly when parse_record would, with the
+same message, and a row's problems come out in parse_record's order (problems with columns in
+column order, then problems with values in field order). Plain text fields, the one kind with a
+distinct value per row (applicant_id, name), are stripped column-wise with Python's own whitespace.
+
+The raw frame has one String column per input column, named c0, c1, … (headers may repeat or be
+empty); a blank cell is null or spaces. Validation results are memoised per field across chunks.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import polars as pl
+
+from engine import records
+from engine.columnar import _members
+from engine.records import FACT_TYPES, RECORD_MODELS, field_for_header
+from engine.types import normalise_label
+
+__all__ = ["CellConverter", "Converted", "WHITESPACE"]
+
+# What str.strip() removes: every code point with isspace(), all below U+3001.
+WHITESPACE = "".join(ch for ch in map(chr, range(0x3001)) if ch.isspace())
+
+_BAD = object()
+PROBLEM_SCHEMA = {"position": pl.UInt32, "order": pl.UInt32, "field": pl.String, "value": pl.String,
+                  "message": pl.String}
+
+
+@dataclass
+class Converted:
+    """One chunk: which input rows have data (`kept`; positions count those rows only); per record
+    type, the positions of its rows and their typed frame (rows with problems included, decided
+    and then marked as errors); and every problem (position, order, field, value, message), sorted as
+    parse_record lists them."""
+
+    kept: pl.Series
+    frames: dict[str, tuple[pl.Series, pl.DataFrame]]
+    problems: pl.DataFrame
+
+
+class CellConverter:
+    """Converts chunks of one input layout (its header) for a run dated `default_as_of`."""
+
+    def __init__(self, header: list[str], default_as_of: _dt.date) -> None:
+        self.header = [str(h) for h in header]
+        self.default_as_of = default_as_of
+        self.read = [i for i, h in enumerate(self.header) if field_for_header(h) is not None]
+        self.type_columns = [i for i in self.read if field_for_header(self.header[i]) == "record_type"]
+        self.memo: dict[tuple[str, str], dict[Any, Any]] = {}
+        self.validators: dict[tuple[str, str], Any] = {}
+        self.messages: dict[tuple[str, str], dict[Any, str]] = {}  # refused cell → parse_record's message
+
+    # ------------------------------------------------------------------------------------------
+    def convert(self, raw: pl.DataFrame) -> Converted:
+        """Rows with no data at all are dropped (`kept`), as engine.tabular.Table.rows drops them."""
+        self.distinct: dict[int, pl.Series] = {}  # this chunk's distinct cells per column, when few
+        self.spaces: set[int] = set()  # columns with a cell of spaces only (blank, but not null)
+        present = pl.DataFrame([self._present(i, raw.get_column(f"c{i}")).alias(f"p{i}") for i in range(raw.width)])
+        kept = present.select(pl.any_horizontal(pl.all())).to_series() if raw.width else pl.Series([], dtype=pl.Boolean)
+        frame = pl.concat([raw, present], how="horizontal")
+        if not kept.all():
+            frame = frame.filter(kept)
+        frame = frame.with_columns(pl.int_range(pl.len(), dtype=pl.UInt32).alias("position"))
+        self.height = raw.height if kept.all() else -1  # the chunk's distinct cells hold for whole-chunk rows
+        kinds, problems = self._record_types(frame)
+        frames = {}
+        for kind in ("person", "enterprise"):
+            if kinds is None or kinds.null_count() == 0 and (kinds == kind).all():
+                rows = frame if kind == "person" or kinds is not None else frame.clear()
+            else:
+                rows = frame.filter(kinds == kind)
+            if rows.height == 0:
+                continue
+            typed, kind_problems = self._kind(kind, rows)
+            problems.append(kind_problems)
+            frames[kind] = typed
+        problems_frame = pl.concat(problems) if problems else pl.DataFrame(schema=PROBLEM_SCHEMA)
+        problems_frame = problems_frame.sort("position", "order", maintain_order=True)
+        return Converted(kept, frames, problems_frame)
+
+    def _present(self, index: int, column: pl.Series) -> pl.Series:
+        """Not blank: parse_record treats None and spaces-only text as an absent key. A column of
+        few distinct values is checked value by value; a column of many (ids, names) column-wise."""
+        distinct = column.drop_nulls().unique()
+        if len(distinct) > 5000:
+            self.spaces.add(index)
+            return column.is_not_null() & (column.str.strip_chars(WHITESPACE) != "")
+        blank = [cell for cell in distinct.to_list() if records.is_blank(cell)]
+        if blank:
+            self.spaces.add(index)
+            return column.is_not_null() & ~column.is_in(blank)
+        self.distinct[index] = distinct
+        return column.is_not_null()
+
+    # ------------------------------------------------------------------------------------------
+    def _record_types(self, frame: pl.DataFrame) -> tuple[pl.Series | None, list[pl.DataFrame]]:
+        """Each row's record type (None: all person), and the rows whose record_type is refused —
+        for those parse_record reports that one problem and nothing else."""
+        if not self.type_columns:
+            return None, []
+        codes = []
+        for i in self.type_columns:
+            mapping = self._distinct(frame.get_column(f"c{i}"), ("", "record_type"), records.record_type_of)
+            codes.append(pl.col(f"c{i}").replace_strict(list(mapping), [v if v is not _BAD else "!" for v in
+                                                                       mapping.values()], default=None))
+        typed = frame.select(pl.col("position"), *[c.alias(f"k{n}") for n, c in enumerate(codes)])
+        kind_columns = [pl.col(f"k{n}") for n in range(len(codes))]
+        # the first refused cell in column order, else two different types, else the one given
+        first_bad = pl.coalesce([pl.when(k == "!").then(pl.lit(n, pl.UInt32)) for n, k in enumerate(kind_columns)])
+        good = [pl.when(k != "!").then(k) for k in kind_columns]
+        conflict = pl.concat_list(good).list.drop_nulls().list.n_unique() > 1
+        typed = typed.with_columns(first_bad.alias("bad"), conflict.alias("conflict"),
+                                   pl.coalesce(good + [pl.lit("person")]).alias("kind"))
+        problems = []
+        refused = self.messages.get(("", "record_type"), {})
+        for n, i in enumerate(self.type_columns):
+            rows = frame.filter(typed["bad"] == n)
+            if rows.height:
+                problems.append(self._problem(rows, pl.lit(True), 0, "record_type", pl.col(f"c{i}"),
+                                              pl.col(f"c{i}").replace_strict(list(refused), list(refused.values()),
+                                                                             default=None)))
+        conflicted = frame.filter(typed["bad"].is_null() & typed["conflict"])
+        if conflicted.height:
+            problems.append(self._problem(conflicted, pl.lit(True), 0, "record_type", pl.lit(None, pl.String),
+                                          pl.lit("is given twice, with different values")))
+        kinds = pl.when(typed["bad"].is_null() & ~typed["conflict"]).then(typed["kind"]).otherwise(pl.lit(None))
+        return typed.select(kinds.alias("kind"))["kind"], problems
+
+    # ------------------------------------------------------------------------------------------
+    def _distinct(self, cells: pl.Series, key: tuple[str, str], validate) -> dict[Any, Any]:
+        """Each distinct non-blank cell of `column` → its validated value (_BAD if refused; the
+        message is kept in self.messages[key]); memoised per key across chunks."""
+        memo = self.memo.setdefault(key, {})
+        messages = self.messages.setdefault(key, {})
+        cells = cells.drop_nulls().unique().to_list()
+        for cell in cells:
+            if cell in memo or records.is_blank(cell):
+                continue
+            try:
+                memo[cell] = validate(cell)
+            except ValueError as exc:
+                memo[cell] = _BAD
+                messages[cell] = str(exc)
+        return {cell: memo[cell] for cell in cells if cell in memo}
+
+    def _validator(self, kind: str, name: str):
+        key = (kind, name)
+        if key not in self.validators:
+            self.validators[key] = records.cell_validator(kind, name)
+        return self.validators[key]
+
+    # ------------------------------------------------------------------------------------------
+    def _kind(self, kind: str, rows: pl.DataFrame) -> tuple[tuple[pl.Series, pl.DataFrame], pl.DataFrame]:
+        """The typed frame of the rows of one record type, and their problems."""
+        problems: list[pl.DataFrame] = []
+        by_field: dict[str, list[int]] = {}
+        for i in self.read:
+            name = records.field_of(kind, self.header[i])
+            if name is None:  # a field of the other record type, filled in
+                message = records.unknown_field_message(self.header[i], kind)
+                problems.append(self._problem(rows, pl.col(f"p{i}"), i, self.header[i].strip(), pl.col(f"c{i}"),
+                                              pl.lit(message)))
+            elif name != "record_type":
+                by_field.setdefault(name, []).append(i)
+
+        # a field in two columns (hukou and 户籍): the first filled one counts, a second is a problem
+        values = {}
+        for name, columns in by_field.items():
+            for n, i in enumerate(columns[1:], start=1):
+                earlier = columns[:n]
+                given_as = pl.coalesce([pl.when(pl.col(f"p{j}")).then(pl.lit(self.header[j].strip()))
+                                        for j in earlier])
+                message = pl.format("is given twice (as '{}' and '{}')", given_as, pl.lit(self.header[i].strip()))
+                problems.append(self._problem(rows, pl.col(f"p{i}") & pl.any_horizontal(
+                    [pl.col(f"p{j}") for j in earlier]), i, name, pl.col(f"c{i}"), message))
+            if len(columns) > 1 or columns[0] in self.spaces:
+                values[name] = pl.coalesce([pl.when(pl.col(f"p{i}")).then(pl.col(f"c{i}")) for i in columns])
+        rows = rows.with_columns(**{f"v.{name}": expr for name, expr in values.items()})
+        for name, columns in by_field.items():
+            if name not in values:  # one column, no blank cells that are not null: read it as it is
+                values[name] = columns[0]
+
+        columns: dict[str, pl.Expr] = {}
+        order_base = len(self.header)
+        for order, (name, fact_type) in enumerate(FACT_TYPES[kind].items(), start=order_base):
+            default = records.field_default(kind, name, self.default_as_of)
+            if name == "record_type":
+                continue  # the compiled rules know which record type they decide
+            if name not in values:
+                if RECORD_MODELS[kind].model_fields[name].is_required():
+                    problems.append(self._problem(rows, pl.lit(True), order, name, pl.lit(None, pl.String),
+                                                  pl.lit("is required")))
+                if default is not None:
+                    columns[name] = pl.lit(_physical(default, fact_type), _dtype(fact_type, 0))
+                continue
+            single = values[name] if type(values[name]) is int else None
+            source = pl.col(f"c{single}" if single is not None else f"v.{name}")
+            if RECORD_MODELS[kind].model_fields[name].is_required():  # a blank applicant_id
+                problems.append(self._problem(rows, source.is_null(), order, name, pl.lit(None, pl.String),
+                                              pl.lit("is required")))
+            if records.cell_kind(kind, name).parse is records._to_text:
+                # str.strip() column-wise; blank was settled above, so nothing here can be refused
+                columns[name] = source.str.strip_chars(WHITESPACE)
+                continue
+            cells = self.distinct.get(single) if rows.height == self.height else None
+            mapping = self._distinct(cells if cells is not None else rows.select(source.drop_nulls().unique()).to_series(),
+                                     (kind, name), self._validator(kind, name))
+            good = {cell: value for cell, value in mapping.items() if value is not _BAD}
+            bad = {cell: self.messages[(kind, name)][cell] for cell, value in mapping.items() if value is _BAD}
+            if bad:
+                problems.append(self._problem(rows, source.is_in(list(bad)), order, name, source,
+                                              source.replace_strict(list(bad), list(bad.values()), default=None)))
+            scale = 0
+            if fact_type.kind == "number":
+                scale = max([max(0, -Decimal(v).as_tuple().exponent) for v in good.values()], default=0)
+            dtype = _dtype(fact_type, scale)
+            typed = source.replace_strict(list(good), pl.Series([_physical(v, fact_type) for v in good.values()],
+                                                                dtype=dtype), default=None, return_dtype=dtype)
+            if default is not None:
+                typed = typed.fill_null(pl.lit(_physical(default, fact_type), dtype))
+            columns[name] = typed
+
+        typed = rows.select(pl.col("position"), *[expr.alias(name) for name, expr in columns.items()])
+        frame_problems = pl.concat(problems) if problems else pl.DataFrame(schema=PROBLEM_SCHEMA)
+        return (typed.get_column("position"), typed.drop("position")), frame_problems
+
+    @staticmethod
+    def _problem(rows: pl.DataFrame, where: pl.Expr, order: int, field: str, value: pl.Expr,
+                 message: pl.Expr) -> pl.DataFrame:
+        return rows.lazy().filter(where).select(  # lazily: only the columns it reads are touched
+            pl.col("position"), pl.lit(order, pl.UInt32).alias("order"), pl.lit(field).alias("field"),
+            value.cast(pl.String).alias("value"), message.cast(pl.String).alias("message")).collect()
+
+
+def _dtype(fact_type, scale: int) -> pl.DataType:
+    """The typed frame's column type: engine.columnar takes an enumeration as its member index."""
+    kind = fact_type.kind
+    if kind == "number":
+        return pl.Decimal(38, scale)
+    if kind == "enum":
+        return pl.UInt32
+    if kind == "list":
+        return pl.UInt64
+    return {"bool": pl.Boolean, "date": pl.Date}.get(kind, pl.String)
+
+
+def _physical(value: Any, fact_type) -> Any:
+    """A canonical record value as the typed frame holds it (see engine.columnar.frame_schema)."""
+    kind = fact_type.kind
+    if kind in ("enum", "list"):
+        members = _members(fact_type.enum)
+        if kind == "enum":
+            return members.index(fact_type.enum(value))
+        return sum(1 << members.index(m) for m in value)
+    if kind == "number":
+        return Decimal(value)
+    return value

@@ -1,0 +1,215 @@
+"""Batch evaluation column-wise: engine.batch's output, a hundred thousand rows at a time.
+
+The per-record path (engine.batch.RowDecider) parses and decides one row at a time, about a thousand
+rows a second. Here a chunk of rows is read as text columns (polars' CSV reader), converted to the
+typed frame by engine.cellframe (the record contract's own validators, once per distinct cell),
+decided by engine.columnar (the same parsed rules, compiled to column expressions) and written in
+one go. The output is the per-record path's, cell for cell: the same columns, decisions, reason
+codes, error rows and messages, row numbers and summary — tests compare the two on the same files.
+
+A file this path cannot reproduce exactly is left to the per-record path, with the reason
+(`Refused`): a CSV with a line break inside a cell (row numbers are lines), ragged rows, text that is
+neither UTF-8 nor GB18030, or an input that is not CSV.
+"""
+from __future__ import annotations
+
+import codecs
+import os
+import tempfile
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from engine.batch import ERROR_HEADER, Summary
+from engine.errors import UserError
+from engine.records import field_for_header
+from engine.ruleset import Ruleset
+
+CHUNK_ROWS = 100_000
+ROW_ERROR = ("error", None, "row-error: see the errors sheet")  # engine.batch.RowDecider.error_columns
+
+
+class Refused(Exception):
+    """This input cannot take the column-wise path; the message says why."""
+
+
+def run_column_batch(ruleset: Ruleset, in_path: Path, out_path: Path, header: list[str], default_as_of: date,
+                     progress: Callable[[int], None] | None = None) -> Summary:
+    """Decide every row of the CSV `in_path` into `out_path` (csv, xlsx or parquet); Refused if the
+    file needs the per-record path, before anything is written."""
+    import polars as pl
+
+    from engine.cellframe import CellConverter
+    from engine.columnar import CompiledRuleset
+    from engine.tabular import TableWriter
+
+    source, cleanup = _utf8_source(Path(in_path))
+    try:
+        _check_rows_are_lines(source, len(header))
+        programmes = sorted(ruleset.programmes)
+        compiled: dict[str, CompiledRuleset] = {}
+        converter = CellConverter(header, default_as_of)
+        id_column = next((i for i, h in enumerate(header) if field_for_header(h) == "applicant_id"), None)
+        summary = Summary(unknown_columns=[h for h in header if h and field_for_header(h) is None])
+        output_header = list(header) + [f"{p}.{c}" for p in programmes for c in ("outcome", "amount", "reason")]
+        writer = TableWriter(out_path, output_header, ERROR_HEADER)
+        try:
+            for raw in _chunks(source, len(header)):
+                cells = [f"c{i}" for i in range(len(header))]
+                converted = converter.convert(raw.select(cells))
+                if not converted.kept.all():  # rows with no data at all are skipped, as per record
+                    raw = raw.filter(converted.kept)
+                if raw.height == 0:
+                    continue
+                decisions = _decisions(converted, compiled, ruleset, programmes, raw.height, summary)
+                writer.write_frame(pl.concat([raw.select(cells), decisions], how="horizontal"))
+                problems = converted.problems
+                if problems.height:
+                    rows, ids = raw.get_column("__row"), raw.get_column(f"c{id_column}") if id_column is not None else None
+                    errors = problems.select(
+                        rows.gather(problems["position"]).alias("row"),
+                        (ids.gather(problems["position"]) if ids is not None else pl.lit(None, pl.String)).alias("id"),
+                        "field", "value", "message")
+                    writer.write_frame(errors, which=1)
+                    summary.errors += problems["position"].n_unique()
+                summary.rows += raw.height
+                summary.decided += raw.height - (problems["position"].n_unique() if problems.height else 0)
+                if progress:
+                    progress(raw.height)
+            writer.commit()
+        except BaseException:
+            writer.abort()
+            raise
+        summary.outputs = writer.outputs
+        return summary
+    finally:
+        cleanup()
+
+
+def _decisions(converted, compiled: dict, ruleset: Ruleset, programmes: list[str], height: int,
+               summary: Summary):
+    """The decision columns of a chunk, in row order; a row with problems is marked as an error."""
+    import polars as pl
+
+    from engine.columnar import CompiledRuleset
+
+    bad = converted.problems["position"].unique()
+    outcome_error, amount_error, reason_error = ROW_ERROR
+    parts, covered = [], []
+    for kind, (positions, typed) in converted.frames.items():
+        if kind not in compiled:
+            compiled[kind] = CompiledRuleset(ruleset, kind)
+        decided = compiled[kind].decide(typed)
+        ok = ~positions.is_in(bad.implode()) if len(bad) else None
+        _count(decided if ok is None else decided.filter(ok), compiled[kind].programmes, summary)
+        parts.append(decided.with_columns(positions.alias("position")))
+        covered.append(positions)
+    refused = bad.filter(~bad.is_in(pl.concat(covered).implode())) if covered else bad
+    if len(refused):  # rows whose record_type itself is refused: in no frame
+        parts.append(pl.DataFrame({"position": refused}))
+    columns = [f"{p}.{c}" for p in programmes for c in ("outcome", "amount", "reason")]
+    frame = parts[0] if len(parts) == 1 else pl.concat(
+        [part.with_columns(pl.col(c).cast(pl.String) for c in part.columns if c.endswith((".outcome", ".reason")))
+         for part in parts], how="diagonal").sort("position")
+    if not frame["position"].equals(pl.int_range(height, dtype=pl.UInt32, eager=True), check_names=False):
+        raise AssertionError(f"column-wise batch lost rows: {frame.height} of {height}")  # a bug, not data
+    frame = frame.select(pl.col("position"), *[
+        pl.col(c) if c in frame.columns else pl.lit(None, pl.Decimal(38, 2) if c.endswith(".amount") else pl.String)
+        .alias(c) for c in columns])
+    if len(bad):  # a row with problems: "error" in every programme, as RowDecider.error_columns
+        error = pl.col("position").is_in(bad.implode())
+        marks = {"outcome": outcome_error, "amount": amount_error, "reason": reason_error}
+        frame = frame.with_columns(
+            pl.when(error).then(pl.lit(marks[c.rsplit(".", 1)[1]], pl.String)).otherwise(pl.col(c).cast(pl.String))
+            .alias(c) if not c.endswith(".amount") else pl.when(~error).then(pl.col(c)).alias(c) for c in columns)
+    return frame.drop("position")
+
+
+def _count(decided, programmes: list[str], summary: Summary) -> None:
+    """Outcome counts and amount totals per programme, as RowDecider.decision_columns adds them."""
+    import polars as pl
+
+    if decided.height == 0:
+        return
+    totals = decided.select([pl.col(f"{p}.amount").sum().alias(p) for p in programmes]).row(0, named=True)
+    for programme in programmes:
+        counts = summary.outcomes.setdefault(programme, {})
+        for outcome, count in decided.get_column(f"{programme}.outcome").value_counts().iter_rows():
+            counts[outcome] = counts.get(outcome, 0) + count
+        if decided.get_column(f"{programme}.amount").null_count() < decided.height:
+            summary.amounts[programme] = summary.amounts.get(programme, Decimal(0)) + Decimal(totals[programme])
+
+
+# ------------------------------------------------------------------------------------- reading
+
+def _utf8_source(path: Path) -> tuple[Path, Callable[[], None]]:
+    """The CSV as UTF-8: the file itself, or a temporary UTF-8 copy of a GB18030 file (as Excel
+    saves CSV in Chinese locales), decoded exactly as engine.tabular.Table decides."""
+    from engine.tabular import Table
+
+    table = Table(path)
+    if table.format != ".csv":
+        raise Refused(f"{table.format[1:]} input is read row by row")
+    if table.encoding == "utf-8-sig":
+        return path, lambda: None
+    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".utf8.csv", dir=tempfile.gettempdir())
+    try:
+        with path.open("rb") as raw, os.fdopen(handle, "wb") as out:
+            decoder = codecs.getincrementaldecoder(table.encoding)()
+            for block in iter(lambda: raw.read(1 << 20), b""):
+                out.write(decoder.decode(block).encode("utf-8"))
+            out.write(decoder.decode(b"", final=True).encode("utf-8"))
+    except (UnicodeDecodeError, OSError) as error:
+        Path(name).unlink(missing_ok=True)
+        raise Refused(f"cannot read as {table.encoding}: {error}") from None
+    return Path(name), lambda: Path(name).unlink(missing_ok=True)
+
+
+def _check_rows_are_lines(path: Path, width: int) -> None:
+    """Row numbers are the lines rows end on; that holds column-wise only when no cell spans lines.
+
+    Without a quote character no cell can; with one, the reader's row count must equal the lines."""
+    lines = quotes = 0
+    last = b""
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            lines += block.count(b"\n")
+            quotes += block.count(b'"')
+            if b"\r" in block.replace(b"\r\n", b"") and not block.endswith(b"\r"):
+                raise Refused("the file has line ends other than \\n and \\r\\n")
+            last = block[-1:]
+    if last and last != b"\n":
+        lines += 1
+    if quotes:
+        import polars as pl
+
+        try:
+            rows = _scan(path, width).select(pl.len()).collect().item()
+        except Exception as error:
+            raise Refused(f"polars cannot read it: {error}") from None
+        if rows + 1 != lines:
+            raise Refused("a cell spans lines, so rows are not lines")
+
+
+def _scan(path: Path, width: int):
+    import polars as pl
+
+    def names(found: list[str]) -> list[str]:
+        if len(found) != width:
+            raise Refused(f"the header has {len(found)} cells for polars and {width} for Python's csv")
+        return [f"c{i}" for i in range(width)]
+
+    return pl.scan_csv(path, infer_schema=False, with_column_names=names, row_index_name="__row",
+                       row_index_offset=2, encoding="utf8", truncate_ragged_lines=False, raise_if_empty=False)
+
+
+def _chunks(path: Path, width: int) -> Iterator[Any]:
+    """The rows in chunks of text columns c0…, each with its line number (__row)."""
+    try:
+        for chunk in _scan(path, width).collect_batches(chunk_size=CHUNK_ROWS):
+            yield chunk
+    except Refused:
+        raise
+    except Exception as error:
+        raise Refused(f"polars cannot read it: {error}") from None

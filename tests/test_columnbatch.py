@@ -1,0 +1,168 @@
+"""The column-wise batch (engine.columnbatch + engine.cellframe) writes exactly what the per-record
+path writes: the same file, byte for byte, the same error rows and the same summary."""
+import csv
+import io
+from datetime import date
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from engine.batch import run_batch
+from engine.loader import DEFAULT_RULES, load_rules
+from engine.records import FACT_TYPES, FIELD_LABELS_ZH
+
+RULES = load_rules(DEFAULT_RULES)
+AS_OF = date(2024, 6, 1)
+
+
+def both_paths(tmp_path: Path, source: Path):
+    """Run the file through both paths; return (column-wise summary, per-record summary)."""
+    fast = run_batch(RULES, DEFAULT_RULES, source, tmp_path / "col.csv", AS_OF)
+    slow = run_batch(RULES, DEFAULT_RULES, source, tmp_path / "rec.csv", AS_OF, workers=1, column_wise=False)
+    return fast, slow
+
+
+def assert_same(tmp_path: Path, fast, slow) -> None:
+    assert fast.path == "column-wise"
+    assert slow.path == "per-record"
+    assert (tmp_path / "col.csv").read_bytes() == (tmp_path / "rec.csv").read_bytes()
+    assert (tmp_path / "col.errors.csv").read_bytes() == (tmp_path / "rec.errors.csv").read_bytes()
+    assert (fast.rows, fast.decided, fast.errors) == (slow.rows, slow.decided, slow.errors)
+    assert fast.outcomes == slow.outcomes
+    assert fast.amounts == slow.amounts
+    assert fast.unknown_columns == slow.unknown_columns
+
+
+def write_csv(path: Path, header: list[str], rows: list[list[str]], encoding: str = "utf-8") -> Path:
+    with path.open("w", encoding=encoding, newline="") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+# Cells as offices type them — codes, Chinese labels, odd spacing, 全角 digits — and as they get
+# them wrong: unknown labels, impossible dates, European decimal commas, negative counts, formulas.
+def _pool(name: str, fact_type) -> list[str]:
+    kind = fact_type.kind
+    noise = ["", " ", "  ", "?", "=1+1", "-"]
+    if kind == "bool":
+        return noise + ["是", "否", "true", "False", " 1 ", "0", "yes", "maybe", "2"]
+    if kind == "date":
+        return noise + ["2024-05-01", "2024/5/1", "2024年5月1日", "2019.7.1", "2021-06-30", "2021-07-01",
+                        "2024-02-30", "2024-5-1 00:00:00", "01/05/2024", "2016-11-22", "２０２０/１/２"]
+    if kind == "number":
+        if fact_type.integer:
+            return noise + ["0", "3", "12", " 24 ", "12.0", "12.5", "-1", "３６", "1,000"]
+        if name == "employer_skilled_ratio":
+            return noise + ["0.6", "0.59", "60%", "75 %", "1.2", "0.6000"]
+        return noise + ["0", "24", "23", " 1,200 ", "1,5", "49999.99", "50000", "1e3", "１２００", "12.345"]
+    if kind == "enum":
+        members = list(fact_type.enum)
+        return noise + [m.value for m in members] + [m.zh for m in members] + ["unknown-label"]
+    if kind == "list":
+        members = list(fact_type.enum)
+        return noise + ["无", "none", members[0].zh, f"{members[0].value};{members[-1].zh}",
+                        f"{members[-1].zh}、{members[0].zh}", "not-a-member"]
+    return noise + ["abc", " padded ", "张三", "91310000MA1"]
+
+
+PERSON = list(FACT_TYPES["person"].items())
+ENTERPRISE = list(FACT_TYPES["enterprise"].items())
+
+
+@st.composite
+def rosters(draw):
+    """A roster: some fields by name or Chinese label (sometimes both), an extra column, and rows
+    of person and enterprise records with cells drawn from the pools above."""
+    fields = draw(st.lists(st.sampled_from(PERSON + ENTERPRISE), min_size=1, max_size=14, unique_by=lambda f: f[0]))
+    header = ["applicant_id"]
+    pools = [["P-1", "P-2", " ", "", "=HYPERLINK()"]]
+    for name, fact_type in fields:
+        if name == "applicant_id":
+            continue
+        header.append(draw(st.sampled_from([name, FIELD_LABELS_ZH[name], f" {name} "])))
+        pools.append(["person", "enterprise", "个人", "企业", "robot", "", " "] if name == "record_type"
+                     else _pool(name, fact_type))
+    if draw(st.booleans()):  # the same field twice, as hukou and 户籍
+        header.append(FIELD_LABELS_ZH["hukou"])
+        pools.append(_pool("hukou", FACT_TYPES["person"]["hukou"]))
+    if draw(st.booleans()):
+        header.append("序号")
+        pools.append(["1", "", "备注"])
+    rows = draw(st.lists(st.tuples(*[st.sampled_from(pool) for pool in pools]).map(list), min_size=1, max_size=12))
+    return header, rows
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                  HealthCheck.too_slow])
+@given(roster=rosters())
+def test_column_wise_batch_writes_exactly_what_the_per_record_path_writes(tmp_path_factory, roster):
+    tmp_path = tmp_path_factory.mktemp("roster")
+    header, rows = roster
+    source = write_csv(tmp_path / "in.csv", header, rows)
+    fast, slow = both_paths(tmp_path, source)
+    assert_same(tmp_path, fast, slow)
+
+
+def test_synthetic_office_rosters_agree_in_both_paths(tmp_path):
+    from engine.synth import write_synthetic
+
+    for options in ({"chinese": False}, {"chinese": True}):
+        source = tmp_path / f"synth-{options['chinese']}.csv"
+        write_synthetic(source, 2500, chinese=options["chinese"], bad_share=0.05, unknown_share=0.2, seed=11)
+        fast, slow = both_paths(tmp_path, source)
+        assert fast.errors > 0 and fast.decided > 2000
+        assert_same(tmp_path, fast, slow)
+
+
+def test_a_mixed_roster_does_not_count_the_other_types_blank_columns_as_fields(tmp_path):
+    source = write_csv(tmp_path / "mixed.csv", ["applicant_id", "record_type", "hukou", "payroll_total"],
+                       [["P1", "person", "shanghai", ""], ["E1", "enterprise", "", "100"],
+                        ["E2", "enterprise", "shanghai", "100"]])
+    fast, slow = both_paths(tmp_path, source)
+    assert_same(tmp_path, fast, slow)
+    assert fast.errors == 1  # E2 fills a person field: that is an error, a blank cell is not
+    errors = (tmp_path / "col.errors.csv").read_text(encoding="utf-8-sig")
+    assert "E2,hukou,shanghai,unknown field: it is a field of person records" in errors
+
+
+def test_a_cell_spanning_lines_is_left_to_the_per_record_path(tmp_path):
+    source = write_csv(tmp_path / "multiline.csv", ["applicant_id", "name", "hukou"],
+                       [["P1", "first\nsecond", "shanghai"], ["P2", "x", "nowhere"]])
+    summary = run_batch(RULES, DEFAULT_RULES, source, tmp_path / "out.csv", AS_OF, workers=1)
+    assert summary.path.startswith("per-record (a cell spans lines")
+    errors = (tmp_path / "out.errors.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert errors[1].startswith("4,P2,hukou,nowhere,")  # P2 ends on line 4 of the file
+
+
+def test_gb18030_roster_goes_column_wise_with_the_same_result(tmp_path):
+    source = write_csv(tmp_path / "gbk.csv", ["申请编号", "户籍", "技能等级", "发证日期"],
+                       [["S-1", "本市", "技师", "2015/9/7"], ["S-2", "外省市", "高级", "2015/13/1"]],
+                       encoding="gb18030")
+    fast, slow = both_paths(tmp_path, source)
+    assert_same(tmp_path, fast, slow)
+    assert fast.errors == 1
+
+
+def test_rows_with_no_data_are_skipped_and_row_numbers_stay_lines(tmp_path):
+    source = tmp_path / "gaps.csv"
+    source.write_text("applicant_id,hukou\nP1,shanghai\n\n , \nP2,mars\n", encoding="utf-8")
+    fast, slow = both_paths(tmp_path, source)
+    assert_same(tmp_path, fast, slow)
+    assert fast.rows == 2
+    assert (tmp_path / "col.errors.csv").read_text(encoding="utf-8-sig").splitlines()[1].startswith("5,P2,hukou,mars,")
+
+
+@pytest.mark.parametrize("suffix", [".xlsx", ".parquet"])
+def test_other_output_formats_hold_the_same_cells(tmp_path, suffix):
+    from engine.tabular import Table
+
+    source = write_csv(tmp_path / "in.csv", ["applicant_id", "hukou", "training_fee"],
+                       [["P1", "本市", "1,200"], ["P2", "mars", "5"], ["=1+1", "", ""]])
+    fast = run_batch(RULES, DEFAULT_RULES, source, tmp_path / f"col{suffix}", AS_OF)
+    slow = run_batch(RULES, DEFAULT_RULES, source, tmp_path / f"rec{suffix}", AS_OF, workers=1, column_wise=False)
+    assert fast.path == "column-wise"
+    assert list(Table(tmp_path / f"col{suffix}").rows()) == list(Table(tmp_path / f"rec{suffix}").rows())
