@@ -193,10 +193,13 @@ def read_record_file(file: str) -> dict[str, Any]:
 @click.option("--explain", "explain_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the full decision JSON of every row to this .jsonl file, for audit.")
 @click.option("--workers", type=click.IntRange(1, 64), default=None,
-              help="Processes deciding rows in parallel (default: the number of cores).")
+              help="Processes deciding rows in parallel on the per-record path (default: the number of cores).")
 @rules_option
+@click.option("--per-record", is_flag=True,
+              help="Decide each row with the per-record evaluator (as check does) instead of column-wise; "
+                   "the output is the same, only slower.")
 def batch(in_path: Path, out_path: Path, as_of: date | None, explain_path: Path | None, workers: int | None,
-          rules_dir: Path | None) -> None:
+          per_record: bool, rules_dir: Path | None) -> None:
     """Decide every row of a roster (.csv, .xlsx or .parquet) into OUT with decision columns.
 
     Every input row is kept, in order, with <programme>.outcome, .amount and .reason columns.
@@ -225,7 +228,8 @@ def batch(in_path: Path, out_path: Path, as_of: date | None, explain_path: Path 
     workers = workers or (os.cpu_count() or 1)
     try:
         summary = run_batch(ruleset, rules_dir or DEFAULT_RULES, in_path, out_path, as_of or date.today(),
-                            explain_path, workers, progress=lambda n: bar.update(n) if bar else None, on_start=start)
+                            explain_path, workers, progress=lambda n: bar.update(n) if bar else None, on_start=start,
+                            column_wise=not per_record)
     except KeyboardInterrupt:
         click.echo("interrupted: no output was written", err=True)
         sys.exit(130)
