@@ -74,8 +74,8 @@ class RowDecider:
             chunk.summary.rows += 1
             # a blank cell is an absent fact: in a mixed roster the other record type's columns are
             # blank, and must not count as fields given to this record
-            data = {name: cells[index] for index, name in self.columns
-                    if index < len(cells) and not is_blank(cells[index])}
+            data = [(name, cells[index]) for index, name in self.columns  # pairs: a header may repeat
+                    if index < len(cells) and not is_blank(cells[index])]
             try:
                 record = parse_record(data, default_as_of=self.default_as_of)
             except RecordError as error:

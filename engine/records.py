@@ -474,20 +474,24 @@ def _suggest(key: str, kind: str) -> str:
     return f"; did you mean '{close[0]}'?" if close[0] == name else f"; did you mean '{close[0]}' ({name})?"
 
 
-def parse_record(data: Mapping[str, Any], *, default_as_of: _dt.date) -> Record:
+def parse_record(data: Mapping[str, Any] | list[tuple[str, Any]], *, default_as_of: _dt.date) -> Record:
     """Validate one applicant record; RecordError lists every problem.
 
     Keys may be field names or Chinese header labels (surrounding spaces ignored). A blank value is
     the same as an absent key: the field takes its default (as_of: ``default_as_of``; nationality:
     CN) or stays unknown.
     """
-    if not isinstance(data, Mapping):
+    if isinstance(data, Mapping):
+        pairs = list(data.items())
+    elif isinstance(data, list) and all(isinstance(pair, tuple) and len(pair) == 2 for pair in data):
+        pairs = data  # a spreadsheet row: (header, cell) pairs, where a header may repeat
+    else:
         raise RecordError([FieldProblem("record", UNKNOWN,
                                         f"must be a mapping of field → value, not {type(data).__name__}")])
 
     # the record type picks the model, so it is settled first and alone
     kinds = set()
-    for key, value in data.items():
+    for key, value in pairs:
         if normalise_label(str(key)) in _RECORD_TYPE_KEYS and not is_blank(value):
             try:
                 kinds.add(V.RecordType.parse(value).value)
@@ -498,7 +502,7 @@ def parse_record(data: Mapping[str, Any], *, default_as_of: _dt.date) -> Record:
     kind, problems = (kinds.pop() if kinds else "person"), []
 
     index, values, given_as = _KEYS[kind], {}, {}
-    for key, value in data.items():
+    for key, value in pairs:
         key_text = "" if key is None else str(key)
         if not key_text.strip():
             if not is_blank(value):  # a filled column with no header: data we cannot place
