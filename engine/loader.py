@@ -27,7 +27,7 @@ from engine.types import BOOL, INTEGER, NUMBER, UNSET, FactType, LabelledEnum, e
 from engine.vocabulary import ENUMS
 from engine.yamlsource import LocatedDict, line_at, load_yaml
 
-DEFAULT_RULES = Path(__file__).resolve().parent.parent / "rules"
+from engine.rulecache import DEFAULT_RULES  # noqa: E402  (defined where check can read it cheaply)
 PARAMETER_TYPES = {"money": NUMBER, "rate": NUMBER, "number": NUMBER, "integer": INTEGER, "bool": BOOL}
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Literal
 
 from engine.errors import Problem, RuleError, UserError
-from engine.yamlsource import LocatedDict, LocatedList, load_yaml
 
 INDEX_FILE = "index.yaml"
 
@@ -219,6 +218,8 @@ class SourceLibrary:
 
 def _read_index(directory: Path, problems: list[Problem]) -> list[SourceDoc]:
     index_path = directory / INDEX_FILE
+    from engine.yamlsource import LocatedList, load_yaml  # only when reading rules, not from the cache
+
     entries = load_yaml(index_path)  # RuleError naming the file when it is missing or not YAML
     if not isinstance(entries, LocatedList):
         problems.append(Problem(str(index_path), getattr(entries, "line", None), "expected a list of documents"))
@@ -232,6 +233,8 @@ def _read_index(directory: Path, problems: list[Problem]) -> list[SourceDoc]:
 
 def _read_entry(entry: object, line: int, index_path: Path, seen: set[str], problems: list[Problem]) -> SourceDoc | None:
     """One document of the index and its text, or None after reporting what is wrong with it."""
+    from engine.yamlsource import LocatedDict
+
     if not isinstance(entry, LocatedDict):
         problems.append(Problem(str(index_path), line, "expected a mapping with id, title, file, …"))
         return None
