@@ -66,6 +66,7 @@ def run_column_batch(ruleset: Ruleset, in_path: Path, out_path: Path, header: li
                 decisions = _decisions(converted, compiled, ruleset, programmes, raw.height, summary)
                 writer.write_frame(pl.concat([raw.select(cells), decisions], how="horizontal"))
                 problems = converted.problems
+                refused_rows = problems["position"].n_unique() if problems.height else 0
                 if problems.height:
                     rows, ids = raw.get_column("__row"), raw.get_column(f"c{id_column}") if id_column is not None else None
                     errors = problems.select(
@@ -73,9 +74,9 @@ def run_column_batch(ruleset: Ruleset, in_path: Path, out_path: Path, header: li
                         (ids.gather(problems["position"]) if ids is not None else pl.lit(None, pl.String)).alias("id"),
                         "field", "value", "message")
                     writer.write_frame(errors, which=1)
-                    summary.errors += problems["position"].n_unique()
+                summary.errors += refused_rows
                 summary.rows += raw.height
-                summary.decided += raw.height - (problems["position"].n_unique() if problems.height else 0)
+                summary.decided += raw.height - refused_rows
                 if progress:
                     progress(raw.height)
             if read + 1 != lines:  # some row took more than one line: its row number is not its line

@@ -246,12 +246,12 @@ class TableWriter:
         import polars as pl
 
         text = [name for name, dtype in frame.schema.items() if dtype == pl.String]
-        formula = "^[" + "".join("\\" + c if c in "-^]\\" else c for c in _FORMULA_START) + "]|^$"
+        formula = "^[" + "".join("\\" + c if c in "-^]\\" else c for c in _FORMULA_START) + "]"
         # safe_text, column-wise, and an empty string written as an empty cell; most columns need
         # neither, and one pass finds the few that do
-        needs = frame.select(pl.col(name).str.contains(formula).any() for name in text).row(0) if text else ()
+        needs = frame.select(pl.col(name).str.contains(formula + "|^$").any() for name in text).row(0) if text else ()
         frame = frame.with_columns(
-            pl.when(pl.col(name).str.contains(formula.removesuffix("|^$"))).then(pl.concat_str(pl.lit("'"), pl.col(name)))
+            pl.when(pl.col(name).str.contains(formula)).then(pl.concat_str(pl.lit("'"), pl.col(name)))
             .when(pl.col(name) == "").then(None).otherwise(pl.col(name)).alias(name)
             for name, need in zip(text, needs) if need)
         stream = self._streams[which]
