@@ -24,6 +24,12 @@ from engine.types import UNKNOWN
 
 CHUNK = 1000
 ERROR_HEADER = ["row", "applicant_id", "field", "value", "message"]
+ROW_ERROR = ("error", None, "row-error: see the errors sheet")  # outcome, amount, reason of a refused row
+
+
+def unknown_columns(header: list[str]) -> list[str]:
+    """Headers that name no record field (序号, notes …): reported once, kept in OUT, not read."""
+    return [h for h in header if h and field_for_header(h) is None]
 
 
 @dataclass
@@ -96,7 +102,7 @@ class RowDecider:
         return chunk
 
     def error_columns(self) -> list[Any]:
-        return ["error", None, "row-error: see the errors sheet"] * len(self.programmes)
+        return list(ROW_ERROR) * len(self.programmes)
 
     def decision_columns(self, by_id: dict, summary: Summary) -> list[Any]:
         columns: list[Any] = []
@@ -202,14 +208,14 @@ def run_batch(ruleset: Ruleset, rules_dir: Path, in_path: Path, out_path: Path, 
         from engine.columnbatch import Refused, run_column_batch
 
         try:
-            summary = run_column_batch(ruleset, in_path, out_path, table.header, default_as_of, progress)
+            summary = run_column_batch(ruleset, table, out_path, default_as_of, progress)
             summary.path = "column-wise"
             return summary
         except Refused as why:
             refused = f"per-record ({why})"
     else:
         refused = "per-record" if explain_path is None else "per-record (--explain writes each row's full decision)"
-    summary = Summary(unknown_columns=[h for h in table.header if h and field_for_header(h) is None], path=refused)
+    summary = Summary(unknown_columns=unknown_columns(table.header), path=refused)
     writer = TableWriter(out_path, decider.output_header(table.header), ERROR_HEADER)
     explain_stream = explain_temp = None
     try:

@@ -24,7 +24,6 @@ import polars as pl
 from engine import records
 from engine.columnar import _members
 from engine.records import FACT_TYPES, RECORD_MODELS, field_for_header
-from engine.types import normalise_label
 
 __all__ = ["CellConverter", "Converted", "WHITESPACE"]
 
@@ -34,6 +33,26 @@ WHITESPACE = "".join(ch for ch in map(chr, range(0x3001)) if ch.isspace())
 _BAD = object()
 PROBLEM_SCHEMA = {"position": pl.UInt32, "order": pl.UInt32, "field": pl.String, "value": pl.String,
                   "message": pl.String}
+
+
+class _Column:
+    """What one input column of a chunk holds: which cells are present (not blank: parse_record
+    treats None and spaces-only text as an absent key), whether some blank cells are spaces rather
+    than null, and its distinct cells when they are few. A column of few distinct values is checked
+    value by value; one of many (ids, names) column-wise."""
+
+    def __init__(self, column: pl.Series) -> None:
+        distinct = column.drop_nulls().unique()
+        self.distinct: pl.Series | None = None
+        self.spaces = True
+        if len(distinct) > 5000:
+            self.present = column.is_not_null() & (column.str.strip_chars(WHITESPACE) != "")
+            return
+        blank = [cell for cell in distinct.to_list() if records.is_blank(cell)]
+        if blank:
+            self.present = column.is_not_null() & ~column.is_in(blank)
+            return
+        self.present, self.distinct, self.spaces = column.is_not_null(), distinct, False
 
 
 @dataclass
@@ -63,44 +82,30 @@ class CellConverter:
     # ------------------------------------------------------------------------------------------
     def convert(self, raw: pl.DataFrame) -> Converted:
         """Rows with no data at all are dropped (`kept`), as engine.tabular.Table.rows drops them."""
-        self.distinct: dict[int, pl.Series] = {}  # this chunk's distinct cells per column, when few
-        self.spaces: set[int] = set()  # columns with a cell of spaces only (blank, but not null)
-        present = pl.DataFrame([self._present(i, raw.get_column(f"c{i}")).alias(f"p{i}") for i in range(raw.width)])
+        columns = [_Column(raw.get_column(f"c{i}")) for i in range(raw.width)]
+        present = pl.DataFrame([column.present.alias(f"p{i}") for i, column in enumerate(columns)])
         kept = present.select(pl.any_horizontal(pl.all())).to_series() if raw.width else pl.Series([], dtype=pl.Boolean)
         frame = pl.concat([raw, present], how="horizontal")
-        if not kept.all():
+        if not kept.all():  # the rows dropped hold only null cells where a column kept its distinct cells
             frame = frame.filter(kept)
         frame = frame.with_columns(pl.int_range(pl.len(), dtype=pl.UInt32).alias("position"))
-        self.height = raw.height if kept.all() else -1  # the chunk's distinct cells hold for whole-chunk rows
         kinds, problems = self._record_types(frame)
         frames = {}
         for kind in ("person", "enterprise"):
-            if kinds is None or kinds.null_count() == 0 and (kinds == kind).all():
-                rows = frame if kind == "person" or kinds is not None else frame.clear()
+            if kinds is None:  # no record_type column: every row is a person
+                rows = frame if kind == "person" else None
+            elif kinds.null_count() == 0 and (kinds == kind).all():
+                rows = frame
             else:
                 rows = frame.filter(kinds == kind)
-            if rows.height == 0:
+            if rows is None or rows.height == 0:
                 continue
-            typed, kind_problems = self._kind(kind, rows)
+            typed, kind_problems = self._kind(kind, rows, columns, whole=rows is frame)
             problems.append(kind_problems)
             frames[kind] = typed
         problems_frame = pl.concat(problems) if problems else pl.DataFrame(schema=PROBLEM_SCHEMA)
         problems_frame = problems_frame.sort("position", "order", maintain_order=True)
         return Converted(kept, frames, problems_frame)
-
-    def _present(self, index: int, column: pl.Series) -> pl.Series:
-        """Not blank: parse_record treats None and spaces-only text as an absent key. A column of
-        few distinct values is checked value by value; a column of many (ids, names) column-wise."""
-        distinct = column.drop_nulls().unique()
-        if len(distinct) > 5000:
-            self.spaces.add(index)
-            return column.is_not_null() & (column.str.strip_chars(WHITESPACE) != "")
-        blank = [cell for cell in distinct.to_list() if records.is_blank(cell)]
-        if blank:
-            self.spaces.add(index)
-            return column.is_not_null() & ~column.is_in(blank)
-        self.distinct[index] = distinct
-        return column.is_not_null()
 
     # ------------------------------------------------------------------------------------------
     def _record_types(self, frame: pl.DataFrame) -> tuple[pl.Series | None, list[pl.DataFrame]]:
@@ -160,8 +165,10 @@ class CellConverter:
         return self.validators[key]
 
     # ------------------------------------------------------------------------------------------
-    def _kind(self, kind: str, rows: pl.DataFrame) -> tuple[tuple[pl.Series, pl.DataFrame], pl.DataFrame]:
-        """The typed frame of the rows of one record type, and their problems."""
+    def _kind(self, kind: str, rows: pl.DataFrame, columns: list[_Column],
+              whole: bool) -> tuple[tuple[pl.Series, pl.DataFrame], pl.DataFrame]:
+        """The typed frame of the rows of one record type, and their problems. `columns` says what
+        the chunk's columns hold; their distinct cells serve when `rows` is the `whole` chunk."""
         problems: list[pl.DataFrame] = []
         by_field: dict[str, list[int]] = {}
         for i in self.read:
@@ -175,22 +182,22 @@ class CellConverter:
 
         # a field in two columns (hukou and 户籍): the first filled one counts, a second is a problem
         values = {}
-        for name, columns in by_field.items():
-            for n, i in enumerate(columns[1:], start=1):
-                earlier = columns[:n]
+        for name, indexes in by_field.items():
+            for n, i in enumerate(indexes[1:], start=1):
+                earlier = indexes[:n]
                 given_as = pl.coalesce([pl.when(pl.col(f"p{j}")).then(pl.lit(self.header[j].strip()))
                                         for j in earlier])
                 message = pl.format("is given twice (as '{}' and '{}')", given_as, pl.lit(self.header[i].strip()))
                 problems.append(self._problem(rows, pl.col(f"p{i}") & pl.any_horizontal(
                     [pl.col(f"p{j}") for j in earlier]), i, name, pl.col(f"c{i}"), message))
-            if len(columns) > 1 or columns[0] in self.spaces:
-                values[name] = pl.coalesce([pl.when(pl.col(f"p{i}")).then(pl.col(f"c{i}")) for i in columns])
+            if len(indexes) > 1 or columns[indexes[0]].spaces:
+                values[name] = pl.coalesce([pl.when(pl.col(f"p{i}")).then(pl.col(f"c{i}")) for i in indexes])
         rows = rows.with_columns(**{f"v.{name}": expr for name, expr in values.items()})
-        for name, columns in by_field.items():
+        for name, indexes in by_field.items():
             if name not in values:  # one column, no blank cells that are not null: read it as it is
-                values[name] = columns[0]
+                values[name] = indexes[0]
 
-        columns: dict[str, pl.Expr] = {}
+        typed_columns: dict[str, pl.Expr] = {}
         order_base = len(self.header)
         for order, (name, fact_type) in enumerate(FACT_TYPES[kind].items(), start=order_base):
             default = records.field_default(kind, name, self.default_as_of)
@@ -201,7 +208,7 @@ class CellConverter:
                     problems.append(self._problem(rows, pl.lit(True), order, name, pl.lit(None, pl.String),
                                                   pl.lit("is required")))
                 if default is not None:
-                    columns[name] = pl.lit(_physical(default, fact_type), _dtype(fact_type, 0))
+                    typed_columns[name] = pl.lit(_physical(default, fact_type), _dtype(fact_type, 0))
                 continue
             single = values[name] if type(values[name]) is int else None
             source = pl.col(f"c{single}" if single is not None else f"v.{name}")
@@ -210,9 +217,9 @@ class CellConverter:
                                               pl.lit("is required")))
             if records.cell_kind(kind, name).parse is records._to_text:
                 # str.strip() column-wise; blank was settled above, so nothing here can be refused
-                columns[name] = source.str.strip_chars(WHITESPACE)
+                typed_columns[name] = source.str.strip_chars(WHITESPACE)
                 continue
-            cells = self.distinct.get(single) if rows.height == self.height else None
+            cells = columns[single].distinct if single is not None and whole else None
             mapping = self._distinct(cells if cells is not None else rows.select(source.drop_nulls().unique()).to_series(),
                                      (kind, name), self._validator(kind, name))
             good = {cell: value for cell, value in mapping.items() if value is not _BAD}
@@ -228,9 +235,9 @@ class CellConverter:
                                                                 dtype=dtype), default=None, return_dtype=dtype)
             if default is not None:
                 typed = typed.fill_null(pl.lit(_physical(default, fact_type), dtype))
-            columns[name] = typed
+            typed_columns[name] = typed
 
-        typed = rows.select(pl.col("position"), *[expr.alias(name) for name, expr in columns.items()])
+        typed = rows.select(pl.col("position"), *[expr.alias(name) for name, expr in typed_columns.items()])
         frame_problems = pl.concat(problems) if problems else pl.DataFrame(schema=PROBLEM_SCHEMA)
         return (typed.get_column("position"), typed.drop("position")), frame_problems
 

@@ -21,37 +21,36 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from engine.batch import ERROR_HEADER, Summary
-from engine.errors import UserError
+from engine.batch import ERROR_HEADER, ROW_ERROR, Summary, unknown_columns
 from engine.records import field_for_header
 from engine.ruleset import Ruleset
 
 CHUNK_ROWS = 100_000
-ROW_ERROR = ("error", None, "row-error: see the errors sheet")  # engine.batch.RowDecider.error_columns
 
 
 class Refused(Exception):
     """This input cannot take the column-wise path; the message says why."""
 
 
-def run_column_batch(ruleset: Ruleset, in_path: Path, out_path: Path, header: list[str], default_as_of: date,
+def run_column_batch(ruleset: Ruleset, table, out_path: Path, default_as_of: date,
                      progress: Callable[[int], None] | None = None) -> Summary:
-    """Decide every row of the CSV `in_path` into `out_path` (csv, xlsx or parquet); Refused if the
-    file needs the per-record path, before anything is written."""
+    """Decide every row of the opened CSV `table` (engine.tabular.Table) into `out_path` (csv, xlsx
+    or parquet); Refused if the file needs the per-record path, with nothing written."""
     import polars as pl
 
     from engine.cellframe import CellConverter
     from engine.columnar import CompiledRuleset
     from engine.tabular import TableWriter
 
-    source, cleanup = _utf8_source(Path(in_path))
+    header = table.header
+    source, cleanup = _utf8_source(table)
     try:
         lines, read = _line_count(source), 0
         programmes = sorted(ruleset.programmes)
         compiled: dict[str, CompiledRuleset] = {}
         converter = CellConverter(header, default_as_of)
         id_column = next((i for i, h in enumerate(header) if field_for_header(h) == "applicant_id"), None)
-        summary = Summary(unknown_columns=[h for h in header if h and field_for_header(h) is None])
+        summary = Summary(unknown_columns=unknown_columns(header))
         output_header = list(header) + [f"{p}.{c}" for p in programmes for c in ("outcome", "amount", "reason")]
         writer = TableWriter(out_path, output_header, ERROR_HEADER)
         try:
@@ -147,12 +146,10 @@ def _count(decided, programmes: list[str], summary: Summary) -> None:
 
 # ------------------------------------------------------------------------------------- reading
 
-def _utf8_source(path: Path) -> tuple[Path, Callable[[], None]]:
+def _utf8_source(table) -> tuple[Path, Callable[[], None]]:
     """The CSV as UTF-8: the file itself, or a temporary UTF-8 copy of a GB18030 file (as Excel
-    saves CSV in Chinese locales), decoded exactly as engine.tabular.Table decides."""
-    from engine.tabular import Table
-
-    table = Table(path)
+    saves CSV in Chinese locales), decoded as engine.tabular.Table sniffed it."""
+    path = table.path
     if table.format != ".csv":
         raise Refused(f"{table.format[1:]} input is read row by row")
     if table.encoding == "utf-8-sig":

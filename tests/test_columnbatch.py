@@ -1,7 +1,6 @@
 """The column-wise batch (engine.columnbatch + engine.cellframe) writes exactly what the per-record
 path writes: the same file, byte for byte, the same error rows and the same summary."""
 import csv
-import io
 from datetime import date
 from pathlib import Path
 
@@ -163,6 +162,6 @@ def test_other_output_formats_hold_the_same_cells(tmp_path, suffix):
     source = write_csv(tmp_path / "in.csv", ["applicant_id", "hukou", "training_fee"],
                        [["P1", "本市", "1,200"], ["P2", "mars", "5"], ["=1+1", "", ""]])
     fast = run_batch(RULES, DEFAULT_RULES, source, tmp_path / f"col{suffix}", AS_OF)
-    slow = run_batch(RULES, DEFAULT_RULES, source, tmp_path / f"rec{suffix}", AS_OF, workers=1, column_wise=False)
+    run_batch(RULES, DEFAULT_RULES, source, tmp_path / f"rec{suffix}", AS_OF, workers=1, column_wise=False)
     assert fast.path == "column-wise"
     assert list(Table(tmp_path / f"col{suffix}").rows()) == list(Table(tmp_path / f"rec{suffix}").rows())
