@@ -274,7 +274,7 @@ def _zh(label: str, default: Any = None, **kw: Any):
 # The models, in the order of BRIEF §4.
 
 class _RecordBase(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     # declared here so it comes first in every view; each subclass narrows it to its own code
     record_type: _record_type("person", "enterprise") = _zh(_RECORD_TYPE_ZH, "person")
