@@ -1,4 +1,4 @@
-"""Batch evaluation column-wise: engine.batch's output, a hundred thousand rows at a time.
+"""Batch evaluation column-wise: engine.batch's output, a block of the file at a time.
 
 The per-record path (engine.batch.RowDecider) parses and decides one row at a time, about a thousand
 rows a second. Here a chunk of rows is read as text columns (polars' CSV reader), converted to the
@@ -25,7 +25,7 @@ from engine.batch import ERROR_HEADER, ROW_ERROR, Summary, unknown_columns
 from engine.records import field_for_header
 from engine.ruleset import Ruleset
 
-CHUNK_ROWS = 100_000
+BLOCK_BYTES = 32 << 20  # about 100,000 rows of an office roster
 
 
 class Refused(Exception):
@@ -45,7 +45,8 @@ def run_column_batch(ruleset: Ruleset, table, out_path: Path, default_as_of: dat
     header = table.header
     source, cleanup = _utf8_source(table)
     try:
-        lines, read = _line_count(source), 0
+        if any("\n" in h or "\r" in h for h in header):
+            raise Refused("a header cell spans lines")
         programmes = sorted(ruleset.programmes)
         compiled: dict[str, CompiledRuleset] = {}
         converter = CellConverter(header, default_as_of)
@@ -55,7 +56,6 @@ def run_column_batch(ruleset: Ruleset, table, out_path: Path, default_as_of: dat
         writer = TableWriter(out_path, output_header, ERROR_HEADER)
         try:
             for raw in _chunks(source, len(header)):
-                read += raw.height
                 cells = [f"c{i}" for i in range(len(header))]
                 converted = converter.convert(raw.select(cells))
                 if not converted.kept.all():  # rows with no data at all are skipped, as per record
@@ -78,8 +78,6 @@ def run_column_batch(ruleset: Ruleset, table, out_path: Path, default_as_of: dat
                 summary.decided += raw.height - refused_rows
                 if progress:
                     progress(raw.height)
-            if read + 1 != lines:  # some row took more than one line: its row number is not its line
-                raise Refused("a cell spans lines, so rows are not lines")
             writer.commit()
         except BaseException:
             writer.abort()
@@ -167,38 +165,47 @@ def _utf8_source(table) -> tuple[Path, Callable[[], None]]:
     return Path(name), lambda: Path(name).unlink(missing_ok=True)
 
 
-def _line_count(path: Path) -> int:
-    """The lines of the file. Row numbers are the lines rows end on, which column-wise holds only
-    when every row is one line: the caller compares the rows read with this count at the end."""
-    lines = 0
-    last = b""
-    with path.open("rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            lines += block.count(b"\n")
-            if b"\r" in block.replace(b"\r\n", b"") and not block.endswith(b"\r"):
-                raise Refused("the file has line ends other than \\n and \\r\\n")
-            last = block[-1:]
-    return lines + (1 if last and last != b"\n" else 0)
+def _chunks(path: Path, width: int) -> Iterator[Any]:
+    """The data rows in chunks of text columns c0…, each row with its line number (__row).
 
-
-def _scan(path: Path, width: int):
+    The file is read a block at a time, cut at the last line end, so memory holds one block
+    whatever the file's length. Row numbers are the lines rows end on, which holds here only when
+    every row is one line: a block that parses to fewer rows than its lines has a cell spanning
+    lines, and the file is refused (the per-record path numbers such rows as the csv module does).
+    """
     import polars as pl
 
-    def names(found: list[str]) -> list[str]:
-        if len(found) != width:
-            raise Refused(f"the header has {len(found)} cells for polars and {width} for Python's csv")
-        return [f"c{i}" for i in range(width)]
-
-    return pl.scan_csv(path, infer_schema=False, with_column_names=names, row_index_name="__row",
-                       row_index_offset=2, encoding="utf8", truncate_ragged_lines=False, raise_if_empty=False)
-
-
-def _chunks(path: Path, width: int) -> Iterator[Any]:
-    """The rows in chunks of text columns c0…, each with its line number (__row)."""
-    try:
-        for chunk in _scan(path, width).collect_batches(chunk_size=CHUNK_ROWS):
-            yield chunk
-    except Refused:
-        raise
-    except Exception as error:
-        raise Refused(f"polars cannot read it: {error}") from None
+    names = [f"c{i}" for i in range(width)]
+    with path.open("rb") as stream:
+        header = stream.readline()
+        if header.startswith(codecs.BOM_UTF8):
+            header = header[len(codecs.BOM_UTF8):]
+        if not header.endswith(b"\n"):
+            header += b"\n"
+        line, carry = 2, b""
+        while True:
+            block = stream.read(BLOCK_BYTES)
+            data = carry + block
+            if block:
+                cut = data.rfind(b"\n") + 1
+                data, carry = data[:cut], data[cut:]
+            if not data:
+                if block:
+                    continue  # a line longer than a block: read on
+                return
+            lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+            if data.count(b"\r") != data.count(b"\r\n"):
+                raise Refused("the file has line ends other than \\n and \\r\\n")
+            try:  # each block under the file's own header line: polars takes the width from it
+                frame = pl.read_csv(header + data, has_header=True, new_columns=names, infer_schema=False,
+                                    encoding="utf8", truncate_ragged_lines=False, raise_if_empty=False)
+            except Exception as error:
+                raise Refused(f"polars cannot read it: {error}") from None
+            if frame.width != width:
+                raise Refused(f"the header has {frame.width} cells for polars and {width} for Python's csv")
+            if frame.height != lines:
+                raise Refused("a cell spans lines, so rows are not lines")
+            yield frame.with_columns(pl.int_range(line, line + lines, dtype=pl.UInt32).alias("__row"))
+            line += lines
+            if not block:
+                return

@@ -137,6 +137,33 @@ def test_a_cell_spanning_lines_is_left_to_the_per_record_path(tmp_path):
     assert errors[1].startswith("4,P2,hukou,nowhere,")  # P2 ends on line 4 of the file
 
 
+@pytest.mark.parametrize("block", [7, 64, 1000])
+@pytest.mark.parametrize("ending", ["\n", "\r\n"])
+def test_a_file_read_in_small_blocks_gives_the_same_result(tmp_path, monkeypatch, block, ending):
+    """Blocks cut at line ends: lines longer than a block, blank lines at a cut, no final line end."""
+    import engine.columnbatch
+
+    monkeypatch.setattr(engine.columnbatch, "BLOCK_BYTES", block)
+    rows = ["P1,shanghai,24", "", "P2,mars,x", '"P3","other","1,000"', " , , ", "P4," + "x" * 150 + ",3"] * 3
+    source = tmp_path / "blocks.csv"
+    source.write_bytes(ending.join(["applicant_id,hukou,training_hours"] + rows).encode())  # no final line end
+    fast, slow = both_paths(tmp_path, source)
+    assert_same(tmp_path, fast, slow)
+    assert fast.rows == 12 and fast.errors == 6  # four rows with data a repeat; P2 and P4 refused
+
+
+def test_a_cell_spanning_lines_across_a_block_cut_is_left_to_the_per_record_path(tmp_path, monkeypatch):
+    import engine.columnbatch
+
+    monkeypatch.setattr(engine.columnbatch, "BLOCK_BYTES", 32)
+    source = write_csv(tmp_path / "multiline.csv", ["applicant_id", "name", "hukou"],
+                       [["P1", "a", "shanghai"]] * 5 + [["P2", "first\nsecond", "shanghai"], ["P3", "x", "nowhere"]])
+    summary = run_batch(RULES, DEFAULT_RULES, source, tmp_path / "out.csv", AS_OF, workers=1)
+    assert summary.path.startswith("per-record (")
+    errors = (tmp_path / "out.errors.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert errors[1].startswith("9,P3,hukou,nowhere,")
+
+
 def test_gb18030_roster_goes_column_wise_with_the_same_result(tmp_path):
     source = write_csv(tmp_path / "gbk.csv", ["申请编号", "户籍", "技能等级", "发证日期"],
                        [["S-1", "本市", "技师", "2015/9/7"], ["S-2", "外省市", "高级", "2015/13/1"]],
