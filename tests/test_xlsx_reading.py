@@ -1,0 +1,102 @@
+"""xlsx input is read by python-calamine, and must give every cell exactly as openpyxl (the reader
+it replaced, kept for sheets with error cells) gives it: same values, same types, same positions."""
+import datetime as dt
+from pathlib import Path
+
+import pytest
+import xlsxwriter
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import engine.tabular
+from engine.batch import run_batch
+from engine.loader import DEFAULT_RULES, load_rules
+from engine.tabular import Table
+
+cells = st.one_of(
+    st.none(),
+    st.sampled_from(["", " ", "  x ", "张三", "=1+1", "是", "2024/5/1", "0.5", "#N/A", "a_x0001_b"]),
+    # control characters are stored as _xHHHH_ escapes, which calamine decodes (as the format says)
+    # and openpyxl's read-only mode leaves as they are: the one known difference, left out here
+    st.text(st.characters(blacklist_categories=("Cc", "Cs")), max_size=8),
+    st.integers(-10**17, 10**17),
+    st.floats(allow_nan=False, allow_infinity=False, width=64).filter(lambda x: abs(x) < 1e300),
+    st.sampled_from([0.0, -0.0, 1.0, 24.0, 0.1 + 0.2, 1e15, 1e16, 12.5]),
+    st.booleans(),
+    st.dates(dt.date(1900, 3, 1), dt.date(2100, 1, 1)),
+    st.datetimes(dt.datetime(1900, 3, 1), dt.datetime(2100, 1, 1)).map(lambda d: d.replace(microsecond=0)),
+    st.times().map(lambda t: t.replace(microsecond=0)),
+)
+
+
+def write_sheet(path: Path, rows: list[list], top: int, left: int) -> Path:
+    book = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_numbers": False,
+                                           "strings_to_urls": False})
+    sheet = book.add_worksheet("roster")
+    day, clock = book.add_format({"num_format": "yyyy-mm-dd"}), book.add_format({"num_format": "hh:mm:ss"})
+    for r, row in enumerate(rows):
+        for c, value in enumerate(row):
+            at = (top + r, left + c)
+            if value is None:
+                continue
+            if isinstance(value, bool):
+                sheet.write_boolean(*at, value)
+            elif isinstance(value, (int, float)):
+                sheet.write_number(*at, value)
+            elif isinstance(value, (dt.date, dt.time)):
+                sheet.write_datetime(*at, value, clock if isinstance(value, dt.time) else day)
+            else:
+                sheet.write_string(*at, value)
+    book.close()
+    return path
+
+
+def read_both(path: Path, monkeypatch):
+    fast = Table(path)
+    fast_rows = list(fast.rows())
+    with monkeypatch.context() as patch:
+        patch.setattr(engine.tabular, "_has_error_cells", lambda _: True)  # openpyxl, as before
+        slow = Table(path)
+        slow_rows = list(slow.rows())
+    return (fast.header, fast_rows), (slow.header, slow_rows)
+
+
+def typed(table):
+    """Cells with their types. An empty text cell (openpyxl '') counts as an empty cell (None): both
+    are blank to parse_record, and every writer writes both as an empty cell."""
+    header, rows = table
+    return header, [(number, [(type(v).__name__, repr(v)) for v in (None if v == "" else v for v in cells)])
+                     for number, cells in rows]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(st.lists(cells, min_size=1, max_size=6), min_size=1, max_size=8),
+       top=st.integers(0, 2), left=st.integers(0, 2))
+def test_calamine_reads_every_cell_as_openpyxl_does(tmp_path_factory, monkeypatch, rows, top, left):
+    path = write_sheet(tmp_path_factory.mktemp("xlsx") / "in.xlsx", rows, top, left)
+    fast, slow = read_both(path, monkeypatch)
+    assert typed(fast) == typed(slow)
+
+
+def test_a_sheet_with_a_formula_error_reports_the_error_instead_of_a_blank(tmp_path):
+    path = tmp_path / "errors.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet()
+    sheet.write_row(0, 0, ["applicant_id", "training_hours"])
+    sheet.write_string(1, 0, "P-1")
+    sheet.write_formula(1, 1, "=1/0", None, "#DIV/0!")
+    book.close()
+    assert engine.tabular._has_error_cells(path)
+    assert list(Table(path).rows()) == [(2, ["P-1", "#DIV/0!"])]
+    summary = run_batch(load_rules(DEFAULT_RULES), DEFAULT_RULES, path, tmp_path / "out.csv", dt.date(2024, 6, 1),
+                        workers=1)
+    assert summary.errors == 1  # the broken cell is an error, not an unknown fact
+    assert "2,P-1,training_hours,#DIV/0!," in (tmp_path / "out.errors.csv").read_text(encoding="utf-8-sig")
+
+
+def test_the_shipped_office_roster_reads_the_same_with_both_readers(monkeypatch):
+    sample = Path(__file__).resolve().parents[2] / "shared" / "samples" / "training-roster.xlsx"
+    if not sample.exists():
+        pytest.skip("the shared sample roster is not beside this checkout")
+    fast, slow = read_both(sample, monkeypatch)
+    assert typed(fast) == typed(slow)
