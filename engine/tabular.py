@@ -243,37 +243,16 @@ class TableWriter:
     def _write_csv(self, which: int, row: list[Any]) -> None:
         self._writers[which].writerow([self._csv_cell(v) for v in row])
 
-    # XLSX
+    # XLSX: a results sheet and an errors sheet, streamed (engine.xlsxstream)
     def _start_xlsx(self) -> None:
-        import xlsxwriter
+        from engine.xlsxstream import XlsxStream
 
-        self._book = xlsxwriter.Workbook(str(self._temporary(self.path)), {
-            "constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
-            "strings_to_numbers": False})
-        self._date = self._book.add_format({"num_format": "yyyy-mm-dd"})
-        self._money = self._book.add_format({"num_format": "0.00"})
-        self._sheets = [self._book.add_worksheet("results"), self._book.add_worksheet("errors")]
-        self._next_row = [1, 1]
-        for sheet, header in zip(self._sheets, (self.header, self.error_header)):
-            for column, name in enumerate(header):
-                sheet.write_string(0, column, name)
+        self._book = XlsxStream(self._temporary(self.path), ["results", "errors"], text=safe_text)
+        self._book.write_row(0, self.header)
+        self._book.write_row(1, self.error_header)
 
     def _write_xlsx(self, which: int, row: list[Any]) -> None:
-        sheet, number = self._sheets[which], self._next_row[which]
-        self._next_row[which] += 1
-        for column, value in enumerate(row):
-            if value is None or value == "":  # an empty cell, not an empty string
-                continue
-            if isinstance(value, bool):
-                sheet.write_boolean(number, column, value)
-            elif isinstance(value, Decimal):
-                sheet.write_number(number, column, float(value), self._money)
-            elif isinstance(value, (int, float)):
-                sheet.write_number(number, column, value)
-            elif isinstance(value, (date, datetime)):
-                sheet.write_datetime(number, column, value, self._date)
-            else:  # text is always a string cell, never a formula
-                sheet.write_string(number, column, safe_text(str(value)))
+        self._book.write_row(which, row)
 
     # Parquet: text columns, so any input survives the round trip; batched.
     def _start_parquet(self) -> None:

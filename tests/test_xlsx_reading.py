@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 import xlsxwriter
+from python_calamine import CalamineWorkbook
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -100,3 +101,70 @@ def test_the_shipped_office_roster_reads_the_same_with_both_readers(monkeypatch)
         pytest.skip("the shared sample roster is not beside this checkout")
     fast, slow = read_both(sample, monkeypatch)
     assert typed(fast) == typed(slow)
+
+
+# ------------------------------------------------------------------------------------- writing
+
+def write_with_xlsxwriter(path: Path, rows: list[list]) -> Path:
+    """The cells as engine.tabular wrote them with XlsxWriter before engine.xlsxstream: the oracle."""
+    from decimal import Decimal
+
+    from engine.tabular import safe_text
+
+    book = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_formulas": False,
+                                           "strings_to_urls": False, "strings_to_numbers": False})
+    day, money = book.add_format({"num_format": "yyyy-mm-dd"}), book.add_format({"num_format": "0.00"})
+    sheet = book.add_worksheet("results")
+    book.add_worksheet("errors")
+    for number, row in enumerate(rows):
+        for column, value in enumerate(row):
+            if value is None or value == "":
+                continue
+            if isinstance(value, bool):
+                sheet.write_boolean(number, column, value)
+            elif isinstance(value, Decimal):
+                sheet.write_number(number, column, float(value), money)
+            elif isinstance(value, (int, float)):
+                sheet.write_number(number, column, value)
+            elif isinstance(value, (dt.date, dt.datetime)):
+                sheet.write_datetime(number, column, value, day)
+            else:
+                sheet.write_string(number, column, safe_text(str(value)))
+    book.close()
+    return path
+
+
+written = st.one_of(
+    cells.filter(lambda v: not isinstance(v, dt.time)),
+    st.decimals(min_value=0, max_value=10**9, places=2),
+    st.text(st.characters(min_codepoint=0, max_codepoint=0x7F), max_size=6),  # control characters too
+    st.sampled_from(["_x0041_", "a & b <c>", "-3", "@x", " lead", "trail ", "=SUM(A1)"]),
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(st.lists(written, min_size=1, max_size=6), min_size=1, max_size=6))
+def test_the_streamed_writer_writes_the_cells_xlsxwriter_wrote(tmp_path_factory, rows):
+    """Read back by openpyxl and by calamine, every cell (value, type, number format) is the same."""
+    import openpyxl
+
+    from engine.tabular import safe_text
+    from engine.xlsxstream import XlsxStream
+
+    folder = tmp_path_factory.mktemp("written")
+    oracle = write_with_xlsxwriter(folder / "oracle.xlsx", rows)
+    stream = XlsxStream(folder / "ours.xlsx", ["results", "errors"], text=safe_text)
+    for row in rows:
+        stream.write_row(0, row)
+    stream.close()
+
+    def cells_of(path):
+        sheet = openpyxl.load_workbook(path).worksheets[0]  # full mode: number formats too
+        return [[(c.value, c.data_type, c.number_format if c.value is not None else None) for c in row]
+                for row in sheet.iter_rows()]
+
+    assert cells_of(folder / "ours.xlsx") == cells_of(oracle)
+    ours = CalamineWorkbook.from_path(str(folder / "ours.xlsx"))
+    theirs = CalamineWorkbook.from_path(str(oracle))
+    assert ours.sheet_names == theirs.sheet_names == ["results", "errors"]
+    assert ours.get_sheet_by_index(0).to_python() == theirs.get_sheet_by_index(0).to_python()

@@ -1,0 +1,160 @@
+"""A streamed xlsx writer: each row goes straight into its sheet's XML, deflated as it comes.
+
+XlsxWriter in constant-memory mode spends about 6 µs a cell in Python on this machine: 78 s for
+a result sheet of 100,000 rows and 128 columns, more than the decisions take. Writing the cell XML
+directly takes about 8 s. The cells are the ones engine.tabular wrote with XlsxWriter: text as
+inline strings (never a formula), numbers as XlsxWriter formats them (%.16G), booleans, dates as
+serial numbers shown yyyy-mm-dd, amounts shown 0.00. Tests read the files back with openpyxl and
+calamine and compare every cell with what XlsxWriter wrote.
+
+The first sheet streams into the zip file; the others (the error sheet, usually short) are kept in
+temporary files and added when the book is closed, as a zip holds one member being written at a time.
+"""
+from __future__ import annotations
+
+import math
+import re
+import tempfile
+import zipfile
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Iterable
+
+from xlsxwriter.utility import xl_col_to_name
+
+_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_RELATIONSHIPS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_PACKAGE = "http://schemas.openxmlformats.org/package/2006/relationships"
+_DATE_STYLE, _MONEY_STYLE = 1, 2  # cellXfs in _STYLES
+_STYLES = (
+    f'<styleSheet xmlns="{_MAIN}"><numFmts count="1"><numFmt numFmtId="164" formatCode="yyyy-mm-dd"/></numFmts>'
+    '<fonts count="1"><font><sz val="11"/><name val="Calibri"/><family val="2"/></font></fonts>'
+    '<fills count="2"><fill><patternFill patternType="none"/></fill><fill><patternFill patternType="gray125"/></fill></fills>'
+    '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
+    '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
+    '<cellXfs count="3"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
+    '<xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
+    '<xf numFmtId="2" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/></cellXfs>'
+    '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles></styleSheet>')
+_XML = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+_SHEET_START = f'{_XML}<worksheet xmlns="{_MAIN}" xmlns:r="{_RELATIONSHIPS}"><sheetData>'
+_SHEET_END = "</sheetData></worksheet>"
+
+# As XlsxWriter escapes text: control characters become _xHHHH_, and text that already reads like
+# such an escape has its underscore escaped, so every string reads back as written.
+_ESCAPE_LIKE = re.compile("(_x[0-9a-fA-F]{4}_)")
+_CONTROL = re.compile(r"([\x00-\x08\x0b-\x1f])")
+_NEEDS_ESCAPE = re.compile("[&<>\x00-\x08\x0b-\x1f\ufffe\uffff]|_x[0-9a-fA-F]{4}_")
+_EPOCH = datetime(1899, 12, 31)
+
+
+def _escape(text: str) -> str:
+    if not _NEEDS_ESCAPE.search(text):
+        return text
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = _CONTROL.sub(lambda m: f"_x{ord(m.group(1)):04X}_", _ESCAPE_LIKE.sub(r"_x005F\1", text))
+    return text.replace("\ufffe", "_xFFFE_").replace("\uffff", "_xFFFF_")
+
+
+def excel_serial(value: date) -> float:
+    """A date or datetime as Excel's serial number (1900 system). Excel counts a 29 February 1900
+    that never was, so serials from 1 March 1900 on are one more than the days since 1899-12-31."""
+    if not isinstance(value, datetime):
+        value = datetime(value.year, value.month, value.day)
+    delta: timedelta = value.replace(tzinfo=None) - _EPOCH
+    serial = delta.days + (delta.seconds + delta.microseconds / 1e6) / 86400
+    return serial + 1 if value >= datetime(1900, 3, 1) else serial
+
+
+class XlsxStream:
+    """A workbook of `sheets` (names), written a row at a time with `write_row`; `close` finishes it.
+    `text` turns a string cell into the text to show (engine.tabular passes safe_text)."""
+
+    def __init__(self, path: Path, sheets: list[str], text=lambda value: value) -> None:
+        self._zip = zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1)
+        self._names = sheets
+        self._text = text
+        self._letters: list[str] = []
+        self._rows = [0] * len(sheets)
+        first = self._zip.open("xl/worksheets/sheet1.xml", "w", force_zip64=True)
+        self._parts: list[Any] = [first] + [tempfile.TemporaryFile() for _ in sheets[1:]]
+        for part in self._parts:
+            part.write(_SHEET_START.encode())
+
+    def write_row(self, sheet: int, values: Iterable[Any]) -> None:
+        self._rows[sheet] += 1
+        number = self._rows[sheet]
+        cells = []
+        letters = self._letters
+        for column, value in enumerate(values):
+            if value is None or value == "":  # an empty cell, not an empty string
+                continue
+            if column >= len(letters):
+                letters.extend(xl_col_to_name(i) for i in range(len(letters), column + 1))
+            cells.append(self._cell(f"{letters[column]}{number}", value))
+        self._parts[sheet].write(f'<row r="{number}">{"".join(cells)}</row>'.encode())
+
+    def _cell(self, ref: str, value: Any) -> str:
+        kind = type(value)
+        if kind is str:
+            return f'<c r="{ref}" t="inlineStr"><is><t xml:space="preserve">{_escape(self._text(value))}</t></is></c>'
+        if kind is bool:
+            return f'<c r="{ref}" t="b"><v>{int(value)}</v></c>'
+        if kind is Decimal:
+            return f'<c r="{ref}" s="{_MONEY_STYLE}"><v>{float(value):.16G}</v></c>'
+        if (kind is int and -1e300 < value < 1e300) or (kind is float and math.isfinite(value)):
+            return f'<c r="{ref}"><v>{value:.16G}</v></c>'
+        if isinstance(value, date):
+            return f'<c r="{ref}" s="{_DATE_STYLE}"><v>{excel_serial(value):.16G}</v></c>'
+        # anything else (a time of day, a duration) as the text it reads as
+        return f'<c r="{ref}" t="inlineStr"><is><t xml:space="preserve">{_escape(self._text(str(value)))}</t></is></c>'
+
+    def close(self) -> None:
+        for part in self._parts:
+            part.write(_SHEET_END.encode())
+        self._parts[0].close()
+        for index, part in enumerate(self._parts[1:], start=2):
+            part.seek(0)
+            with self._zip.open(f"xl/worksheets/sheet{index}.xml", "w", force_zip64=True) as member:
+                for block in iter(lambda: part.read(1 << 20), b""):
+                    member.write(block)
+            part.close()
+        self._write_package()
+        self._zip.close()
+
+    def abort(self) -> None:
+        for part in self._parts:
+            try:
+                part.close()
+            except Exception:
+                pass
+        self._zip.close()
+
+    def _write_package(self) -> None:
+        count = len(self._names)
+        sheets = "".join(f'<sheet name="{_escape(name)}" sheetId="{i}" r:id="rId{i}"/>'
+                         for i, name in enumerate(self._names, start=1))
+        self._zip.writestr("xl/workbook.xml", f'{_XML}<workbook xmlns="{_MAIN}" xmlns:r="{_RELATIONSHIPS}">'
+                                              f"<sheets>{sheets}</sheets></workbook>")
+        sheet_type = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet"
+        links = "".join(f'<Relationship Id="rId{i}" Type="{sheet_type}" Target="worksheets/sheet{i}.xml"/>'
+                        for i in range(1, count + 1))
+        styles_type = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles"
+        self._zip.writestr("xl/_rels/workbook.xml.rels",
+                           f'{_XML}<Relationships xmlns="{_PACKAGE}">{links}'
+                           f'<Relationship Id="rId{count + 1}" Type="{styles_type}" Target="styles.xml"/></Relationships>')
+        self._zip.writestr("xl/styles.xml", _XML + _STYLES)
+        document = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument"
+        self._zip.writestr("_rels/.rels", f'{_XML}<Relationships xmlns="{_PACKAGE}">'
+                                          f'<Relationship Id="rId1" Type="{document}" Target="xl/workbook.xml"/>'
+                                          "</Relationships>")
+        kind = "application/vnd.openxmlformats-officedocument.spreadsheetml"
+        overrides = "".join(f'<Override PartName="/xl/worksheets/sheet{i}.xml" ContentType="{kind}.worksheet+xml"/>'
+                            for i in range(1, count + 1))
+        self._zip.writestr("[Content_Types].xml", (
+            f'{_XML}<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+            '<Default Extension="xml" ContentType="application/xml"/>'
+            f'<Override PartName="/xl/workbook.xml" ContentType="{kind}.sheet.main+xml"/>{overrides}'
+            f'<Override PartName="/xl/styles.xml" ContentType="{kind}.styles+xml"/></Types>'))
