@@ -24,6 +24,7 @@ import polars as pl
 from engine import records
 from engine.columnar import _members
 from engine.records import FACT_TYPES, RECORD_MODELS, field_for_header
+from engine.tabular import TYPED, decode_cell
 
 __all__ = ["CellConverter", "Converted", "WHITESPACE"]
 
@@ -70,9 +71,10 @@ class Converted:
 class CellConverter:
     """Converts chunks of one input layout (its header) for a run dated `default_as_of`."""
 
-    def __init__(self, header: list[str], default_as_of: _dt.date) -> None:
+    def __init__(self, header: list[str], default_as_of: _dt.date, typed: bool = False) -> None:
         self.header = [str(h) for h in header]
         self.default_as_of = default_as_of
+        self.typed = typed  # cells may be typed (engine.tabular.encode_cell): an xlsx sheet
         self.read = [i for i, h in enumerate(self.header) if field_for_header(h) is not None]
         self.type_columns = [i for i in self.read if field_for_header(self.header[i]) == "record_type"]
         self.memo: dict[tuple[str, str], dict[Any, Any]] = {}
@@ -152,7 +154,7 @@ class CellConverter:
             if cell in memo or records.is_blank(cell):
                 continue
             try:
-                memo[cell] = validate(cell)
+                memo[cell] = validate(decode_cell(cell) if self.typed else cell)
             except ValueError as exc:
                 memo[cell] = _BAD
                 messages[cell] = str(exc)
@@ -215,8 +217,10 @@ class CellConverter:
             if RECORD_MODELS[kind].model_fields[name].is_required():  # a blank applicant_id
                 problems.append(self._problem(rows, source.is_null(), order, name, pl.lit(None, pl.String),
                                               pl.lit("is required")))
-            if records.cell_kind(kind, name).parse is records._to_text:
+            if records.cell_kind(kind, name).parse is records._to_text and not (
+                    self.typed and rows.select(source.str.starts_with(TYPED).any()).item()):
                 # str.strip() column-wise; blank was settled above, so nothing here can be refused
+                # (a typed cell — an id typed as a number — goes through the validator below)
                 typed_columns[name] = source.str.strip_chars(WHITESPACE)
                 continue
             cells = columns[single].distinct if single is not None and whole else None

@@ -26,6 +26,7 @@ from engine.records import field_for_header
 from engine.ruleset import Ruleset
 
 BLOCK_BYTES = 32 << 20  # about 100,000 rows of an office roster
+TYPED_CHUNK_ROWS = 50_000  # an xlsx sheet's rows, read cell by cell
 
 
 class Refused(Exception):
@@ -43,19 +44,18 @@ def run_column_batch(ruleset: Ruleset, table, out_path: Path, default_as_of: dat
     from engine.tabular import TableWriter
 
     header = table.header
-    source, cleanup = _utf8_source(table)
+    typed = table.format == ".xlsx"  # cells keep their types: engine.tabular.encode_cell
+    chunks, cleanup = _typed_chunks(table, len(header)) if typed else _text_chunks(table, len(header))
     try:
-        if any("\n" in h or "\r" in h for h in header):
-            raise Refused("a header cell spans lines")
         programmes = sorted(ruleset.programmes)
         compiled: dict[str, CompiledRuleset] = {}
-        converter = CellConverter(header, default_as_of)
+        converter = CellConverter(header, default_as_of, typed=typed)
         id_column = next((i for i, h in enumerate(header) if field_for_header(h) == "applicant_id"), None)
         summary = Summary(unknown_columns=unknown_columns(header))
         output_header = list(header) + [f"{p}.{c}" for p in programmes for c in ("outcome", "amount", "reason")]
         writer = TableWriter(out_path, output_header, ERROR_HEADER)
         try:
-            for raw in _chunks(source, len(header)):
+            for raw in chunks:
                 cells = [f"c{i}" for i in range(len(header))]
                 converted = converter.convert(raw.select(cells))
                 if not converted.kept.all():  # rows with no data at all are skipped, as per record
@@ -63,7 +63,7 @@ def run_column_batch(ruleset: Ruleset, table, out_path: Path, default_as_of: dat
                 if raw.height == 0:
                     continue
                 decisions = _decisions(converted, compiled, ruleset, programmes, raw.height, summary)
-                writer.write_frame(pl.concat([raw.select(cells), decisions], how="horizontal"))
+                writer.write_frame(pl.concat([raw.select(cells), decisions], how="horizontal"), typed=typed)
                 problems = converted.problems
                 refused_rows = problems["position"].n_unique() if problems.height else 0
                 if problems.height:
@@ -72,7 +72,7 @@ def run_column_batch(ruleset: Ruleset, table, out_path: Path, default_as_of: dat
                         rows.gather(problems["position"]).alias("row"),
                         (ids.gather(problems["position"]) if ids is not None else pl.lit(None, pl.String)).alias("id"),
                         "field", "value", "message")
-                    writer.write_frame(errors, which=1)
+                    writer.write_frame(errors, which=1, typed=typed)
                 summary.errors += refused_rows
                 summary.rows += raw.height
                 summary.decided += raw.height - refused_rows
@@ -144,12 +144,50 @@ def _count(decided, programmes: list[str], summary: Summary) -> None:
 
 # ------------------------------------------------------------------------------------- reading
 
+def _text_chunks(table, width: int) -> tuple[Iterator[Any], Callable[[], None]]:
+    """A CSV's chunks (see _chunks), and what to clean up after them."""
+    if table.format != ".csv":
+        raise Refused(f"{table.format[1:]} input is read row by row")
+    if any("\n" in h or "\r" in h for h in table.header):
+        raise Refused("a header cell spans lines")
+    source, cleanup = _utf8_source(table)
+    return _chunks(source, width), cleanup
+
+
+def _typed_chunks(table, width: int) -> tuple[Iterator[Any], Callable[[], None]]:
+    """A sheet's rows (engine.tabular.Table.rows: typed cells, rows with no data skipped, each with
+    its row number) in chunks of text columns c0…, a typed cell encoded (engine.tabular.encode_cell)."""
+    import polars as pl
+
+    from engine.tabular import encode_cell
+
+    def frame(batch: list[tuple[int, list[Any]]]):
+        if any(len(cells) > width and any(c is not None and c != "" for c in cells[width:]) for _, cells in batch):
+            raise Refused("a row has cells beyond the header")
+        columns = {}
+        for i, column in enumerate(zip(*(cells[:width] for _, cells in batch))):
+            plain = all(value is None or type(value) is str for value in column)
+            columns[f"c{i}"] = pl.Series(column if plain else [encode_cell(v) for v in column], dtype=pl.String)
+        columns["__row"] = pl.Series([number for number, _ in batch], dtype=pl.UInt32)
+        return pl.DataFrame(columns)
+
+    def chunks():
+        batch = []
+        for row in table.rows():
+            batch.append(row)
+            if len(batch) == TYPED_CHUNK_ROWS:
+                yield frame(batch)
+                batch = []
+        if batch:
+            yield frame(batch)
+
+    return chunks(), lambda: None
+
+
 def _utf8_source(table) -> tuple[Path, Callable[[], None]]:
     """The CSV as UTF-8: the file itself, or a temporary UTF-8 copy of a GB18030 file (as Excel
     saves CSV in Chinese locales), decoded as engine.tabular.Table sniffed it."""
     path = table.path
-    if table.format != ".csv":
-        raise Refused(f"{table.format[1:]} input is read row by row")
     if table.encoding == "utf-8-sig":
         return path, lambda: None
     handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".utf8.csv", dir=tempfile.gettempdir())

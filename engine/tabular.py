@@ -11,7 +11,7 @@ import csv
 import os
 import re
 import tempfile
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Iterator
@@ -90,42 +90,45 @@ class Table:
     def _open_xlsx(self) -> None:
         from python_calamine import CalamineWorkbook, SheetTypeEnum
 
-        if _has_error_cells(self.path):
-            return self._open_xlsx_openpyxl()
-        book = CalamineWorkbook.from_path(str(self.path))
-        first = next((m.name for m in book.sheets_metadata if m.typ == SheetTypeEnum.WorkSheet), None)
-        if first is None:
-            raise UserError(f"{self.path}: the workbook has no worksheet")
-        self._sheet = book.get_sheet_by_name(first)
-        rows = self._calamine_rows()
-        self.header = ["" if h is None else str(h).strip() for h in next(rows, [])]
-        self._rows = rows
-        self._total = max(0, self._sheet.total_height - 1)
+        self._openpyxl = _has_error_cells(self.path)
+        if self._openpyxl:
+            import openpyxl
 
-    def _calamine_rows(self) -> Iterator[list[Any]]:
-        # from A1, as openpyxl reads: calamine starts its rows at row 1 but at the first used
-        # column, so leading empty columns are put back to keep every cell in its position
+            book = openpyxl.load_workbook(self.path, read_only=True, data_only=True)
+            self._total = max(0, (book.worksheets[0].max_row or 1) - 1)
+            book.close()
+        else:
+            book = CalamineWorkbook.from_path(str(self.path))
+            first = next((m.name for m in book.sheets_metadata if m.typ == SheetTypeEnum.WorkSheet), None)
+            if first is None:
+                raise UserError(f"{self.path}: the workbook has no worksheet")
+            self._sheet = book.get_sheet_by_name(first)
+            self._total = max(0, self._sheet.total_height - 1)
+        self.header = ["" if h is None else str(h).strip() for h in next(self._xlsx_rows(), [])]
+
+    def _xlsx_rows(self) -> Iterator[list[Any]]:
+        """Every row from row 1 and column A, afresh on each call (a refused column-wise batch
+        hands the sheet to the per-record path, which reads it again)."""
+        if self._openpyxl:
+            import openpyxl
+
+            book = openpyxl.load_workbook(self.path, read_only=True, data_only=True)
+            try:
+                for cells in book.worksheets[0].iter_rows(min_row=1, values_only=True):
+                    yield list(cells)
+            finally:
+                book.close()
+            return
+        # calamine starts its rows at row 1 but at the first used column: leading empty columns are
+        # put back to keep every cell in its position
         indent = [None] * (self._sheet.start[1] if self._sheet.start else 0)
         for cells in self._sheet.iter_rows():
             yield indent + [_as_openpyxl_reads(value) for value in cells]
 
-    def _open_xlsx_openpyxl(self) -> None:
-        import openpyxl
-
-        self._book = openpyxl.load_workbook(self.path, read_only=True, data_only=True)
-        sheet = self._book.worksheets[0]
-        rows = self._openpyxl_rows(sheet)
-        self.header = ["" if h is None else str(h).strip() for h in next(rows, [])]
-        self._rows = rows
-        self._total = max(0, (sheet.max_row or 1) - 1)
-
-    def _openpyxl_rows(self, sheet) -> Iterator[list[Any]]:
-        for cells in sheet.iter_rows(min_row=1, values_only=True):
-            yield list(cells)
-        self._book.close()
-
     def _rows_xlsx(self) -> Iterator[tuple[int, list[Any]]]:
-        yield from enumerate(self._rows, start=2)
+        rows = self._xlsx_rows()
+        next(rows, None)  # the header
+        yield from enumerate(rows, start=2)
 
     def _open_parquet(self) -> None:
         import pyarrow.parquet as pq
@@ -191,6 +194,31 @@ def _has_error_cells(path: Path) -> bool:
     return False
 
 
+# A spreadsheet cell that is not text (a number, date, boolean…), held in a text column by the
+# column-wise batch: NUL, a type letter and the value. Spreadsheet text can never hold NUL (XML
+# forbids it), so such a cell can never be taken for text, and decodes to exactly what was read.
+TYPED = "\x00"
+_ENCODE = {int: ("i", str), float: ("f", repr), bool: ("b", lambda v: "1" if v else "0"),
+           datetime: ("D", datetime.isoformat), date: ("d", date.isoformat), time: ("t", time.isoformat),
+           timedelta: ("T", lambda v: f"{v.days},{v.seconds},{v.microseconds}")}
+_DECODE = {"i": int, "f": float, "b": lambda text: text == "1", "D": datetime.fromisoformat,
+           "d": date.fromisoformat, "t": time.fromisoformat,
+           "T": lambda text: timedelta(*map(int, text.split(",")))}
+
+
+def encode_cell(value: Any) -> str | None:
+    if value is None or type(value) is str:
+        return value
+    tag, text = _ENCODE[type(value)]  # a KeyError: a cell type no reader gives
+    return TYPED + tag + text(value)
+
+
+def decode_cell(cell: Any) -> Any:
+    if type(cell) is str and cell[:1] == TYPED:
+        return _DECODE[cell[1]](cell[2:])
+    return cell
+
+
 # ------------------------------------------------------------------------------------------ writing
 
 
@@ -231,7 +259,8 @@ class TableWriter:
             self._streams.append(stream)
             self._writers.append(writer)
 
-    def _csv_cell(self, value: Any) -> str:
+    @staticmethod
+    def _csv_cell(value: Any) -> str:
         if value is None:
             return ""
         if isinstance(value, datetime):
@@ -247,7 +276,7 @@ class TableWriter:
     def _start_xlsx(self) -> None:
         from engine.xlsxstream import XlsxStream
 
-        self._book = XlsxStream(self._temporary(self.path), ["results", "errors"], text=safe_text)
+        self._book = XlsxStream(self._temporary(self.path), ["results", "errors"])
         self._book.write_row(0, self.header)
         self._book.write_row(1, self.error_header)
 
@@ -279,14 +308,21 @@ class TableWriter:
 
     # whole frames (the column-wise batch): CSV straight from polars, the others row by row so
     # their cells come out exactly as `write` makes them
-    def write_frame(self, frame, which: int = 0) -> None:
-        """Write a polars frame of rows (text input cells, decision columns) to the main or error sheet."""
+    def write_frame(self, frame, which: int = 0, typed: bool = False) -> None:
+        """Write a polars frame of rows (text input cells, decision columns) to the main or error
+        sheet; `typed`: its text columns may hold typed cells (encode_cell), written as they were read."""
+        import polars as pl
+
         if self.format != ".csv":
             write = getattr(self, "_write_" + self.format[1:])
+            decode = [i for i, (name, dtype) in enumerate(frame.schema.items()) if typed and dtype == pl.String
+                      and frame.get_column(name).str.starts_with(TYPED).any()]
             for row in frame.iter_rows():
-                write(which, list(row))
+                row = list(row)
+                for i in decode:
+                    row[i] = decode_cell(row[i])
+                write(which, row)
             return
-        import polars as pl
 
         text = [name for name, dtype in frame.schema.items() if dtype == pl.String]
         formula = "^[" + "".join("\\" + c if c in "-^]\\" else c for c in _FORMULA_START) + "]"
@@ -297,6 +333,8 @@ class TableWriter:
             pl.when(pl.col(name).str.contains(formula)).then(pl.concat_str(pl.lit("'"), pl.col(name)))
             .when(pl.col(name) == "").then(None).otherwise(pl.col(name)).alias(name)
             for name, need in zip(text, needs) if need)
+        if typed:  # each typed cell as the per-record path writes it (after safe_text, which is for text)
+            frame = frame.with_columns(_csv_cells(frame.get_column(name)) for name in text)
         stream = self._streams[which]
         stream.flush()
         frame.write_csv(stream.buffer, include_header=False, line_terminator="\r\n")
@@ -339,6 +377,14 @@ class TableWriter:
     @property
     def outputs(self) -> list[Path]:
         return [self.path] if self.format == ".xlsx" else [self.path, self._errors_path]
+
+
+def _csv_cells(column):
+    """A text column with typed cells replaced by the text TableWriter._csv_cell makes of them."""
+    tokens = column.filter(column.str.starts_with(TYPED)).unique().to_list()
+    if not tokens:
+        return column
+    return column.replace(tokens, [TableWriter._csv_cell(decode_cell(t)) for t in tokens])
 
 
 def _unique(names: list[str]) -> list[str]:

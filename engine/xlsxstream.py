@@ -19,9 +19,11 @@ import zipfile
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from xlsxwriter.utility import xl_col_to_name
+
+from engine.tabular import _FORMULA_START, safe_text
 
 _MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _RELATIONSHIPS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -69,12 +71,11 @@ def excel_serial(value: date) -> float:
 
 class XlsxStream:
     """A workbook of `sheets` (names), written a row at a time with `write_row`; `close` finishes it.
-    `text` turns a string cell into the text to show (engine.tabular passes safe_text)."""
+    Text a spreadsheet would take for a formula is written as engine.tabular.safe_text makes it."""
 
-    def __init__(self, path: Path, sheets: list[str], text=lambda value: value) -> None:
+    def __init__(self, path: Path, sheets: list[str]) -> None:
         self._zip = zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1)
         self._names = sheets
-        self._text = text
         self._letters: list[str] = []
         self._rows = [0] * len(sheets)
         first = self._zip.open("xl/worksheets/sheet1.xml", "w", force_zip64=True)
@@ -82,23 +83,32 @@ class XlsxStream:
         for part in self._parts:
             part.write(_SHEET_START.encode())
 
-    def write_row(self, sheet: int, values: Iterable[Any]) -> None:
+    def write_row(self, sheet: int, values: list[Any]) -> None:
         self._rows[sheet] += 1
-        number = self._rows[sheet]
-        cells = []
+        number = str(self._rows[sheet])
         letters = self._letters
-        for column, value in enumerate(values):
-            if value is None or value == "":  # an empty cell, not an empty string
+        if len(values) > len(letters):
+            letters.extend(xl_col_to_name(i) for i in range(len(letters), len(values)))
+        cells = []
+        needs_escape = _NEEDS_ESCAPE.search
+        for letter, value in zip(letters, values):  # the inner loop of a large sheet: kept lean
+            if value is None:
                 continue
-            if column >= len(letters):
-                letters.extend(xl_col_to_name(i) for i in range(len(letters), column + 1))
-            cells.append(self._cell(f"{letters[column]}{number}", value))
+            if type(value) is str:
+                if not value:
+                    continue  # an empty cell, not an empty string
+                if value.startswith(_FORMULA_START):
+                    value = safe_text(value)
+                if needs_escape(value):
+                    value = _escape(value)
+                cells.append(f'<c r="{letter}{number}" t="inlineStr"><is><t xml:space="preserve">{value}</t></is></c>')
+            else:
+                cells.append(self._cell(letter + number, value))
         self._parts[sheet].write(f'<row r="{number}">{"".join(cells)}</row>'.encode())
 
     def _cell(self, ref: str, value: Any) -> str:
+        """A cell that is not text."""
         kind = type(value)
-        if kind is str:
-            return f'<c r="{ref}" t="inlineStr"><is><t xml:space="preserve">{_escape(self._text(value))}</t></is></c>'
         if kind is bool:
             return f'<c r="{ref}" t="b"><v>{int(value)}</v></c>'
         if kind is Decimal:
@@ -108,7 +118,7 @@ class XlsxStream:
         if isinstance(value, date):
             return f'<c r="{ref}" s="{_DATE_STYLE}"><v>{excel_serial(value):.16G}</v></c>'
         # anything else (a time of day, a duration) as the text it reads as
-        return f'<c r="{ref}" t="inlineStr"><is><t xml:space="preserve">{_escape(self._text(str(value)))}</t></is></c>'
+        return f'<c r="{ref}" t="inlineStr"><is><t xml:space="preserve">{_escape(safe_text(str(value)))}</t></is></c>'
 
     def close(self) -> None:
         for part in self._parts:

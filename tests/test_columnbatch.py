@@ -192,3 +192,51 @@ def test_other_output_formats_hold_the_same_cells(tmp_path, suffix):
     run_batch(RULES, DEFAULT_RULES, source, tmp_path / f"rec{suffix}", AS_OF, workers=1, column_wise=False)
     assert fast.path == "column-wise"
     assert list(Table(tmp_path / f"col{suffix}").rows()) == list(Table(tmp_path / f"rec{suffix}").rows())
+
+
+# xlsx input: the sheet's cells keep their types (numbers, dates, booleans) through the column path
+TYPED_CELLS = [0, 1, 3, 24, -1, 2000, 12.5, 0.6, 0.59, 1e16, True, False, date(2024, 5, 1),
+               __import__("datetime").datetime(2021, 6, 30), __import__("datetime").datetime(2021, 6, 30, 13, 0),
+               __import__("datetime").time(8, 0), 91310000]
+
+
+def write_xlsx(path: Path, header: list[str], rows: list[list]) -> Path:
+    import datetime as dt
+
+    import xlsxwriter
+
+    book = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_numbers": False,
+                                           "strings_to_urls": False})
+    sheet, day = book.add_worksheet(), book.add_format({"num_format": "yyyy-mm-dd"})
+    sheet.write_row(0, 0, header)
+    for r, row in enumerate(rows, start=1):
+        for c, value in enumerate(row):
+            if isinstance(value, (dt.date, dt.time)):
+                sheet.write_datetime(r, c, value, day)
+            elif isinstance(value, bool):
+                sheet.write_boolean(r, c, value)
+            elif isinstance(value, (int, float)):
+                sheet.write_number(r, c, value)
+            elif value:
+                sheet.write_string(r, c, value)
+    book.close()
+    return path
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                  HealthCheck.too_slow])
+@given(roster=rosters(), typed=st.data())
+def test_an_xlsx_roster_with_typed_cells_gives_the_same_result_in_both_paths(tmp_path_factory, roster, typed):
+    tmp_path = tmp_path_factory.mktemp("xlsx")
+    header, rows = roster
+    rows = [[typed.draw(st.sampled_from(TYPED_CELLS)) if typed.draw(st.booleans()) else cell for cell in row]
+            for row in rows]
+    source = write_xlsx(tmp_path / "in.xlsx", header, rows)
+    fast, slow = both_paths(tmp_path, source)
+    assert_same(tmp_path, fast, slow)
+    for suffix in (".xlsx",):  # and the cells of an xlsx output, typed as they came
+        from engine.tabular import Table
+
+        run_batch(RULES, DEFAULT_RULES, source, tmp_path / f"col{suffix}", AS_OF)
+        run_batch(RULES, DEFAULT_RULES, source, tmp_path / f"rec{suffix}", AS_OF, workers=1, column_wise=False)
+        assert list(Table(tmp_path / f"col{suffix}").rows()) == list(Table(tmp_path / f"rec{suffix}").rows())

@@ -148,12 +148,11 @@ def test_the_streamed_writer_writes_the_cells_xlsxwriter_wrote(tmp_path_factory,
     """Read back by openpyxl and by calamine, every cell (value, type, number format) is the same."""
     import openpyxl
 
-    from engine.tabular import safe_text
     from engine.xlsxstream import XlsxStream
 
     folder = tmp_path_factory.mktemp("written")
     oracle = write_with_xlsxwriter(folder / "oracle.xlsx", rows)
-    stream = XlsxStream(folder / "ours.xlsx", ["results", "errors"], text=safe_text)
+    stream = XlsxStream(folder / "ours.xlsx", ["results", "errors"])
     for row in rows:
         stream.write_row(0, row)
     stream.close()
