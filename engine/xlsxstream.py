@@ -64,7 +64,8 @@ def excel_serial(value: date) -> float:
     that never was, so serials from 1 March 1900 on are one more than the days since 1899-12-31."""
     if not isinstance(value, datetime):
         value = datetime(value.year, value.month, value.day)
-    delta: timedelta = value.replace(tzinfo=None) - _EPOCH
+    value = value.replace(tzinfo=None)  # a spreadsheet has no time zones: the wall-clock time
+    delta: timedelta = value - _EPOCH
     serial = delta.days + (delta.seconds + delta.microseconds / 1e6) / 86400
     return serial + 1 if value >= datetime(1900, 3, 1) else serial
 
