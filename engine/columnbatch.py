@@ -167,7 +167,11 @@ def _typed_chunks(table, width: int) -> tuple[Iterator[Any], Callable[[], None]]
         columns = {}
         for i, column in enumerate(zip(*(cells[:width] for _, cells in batch))):
             plain = all(value is None or type(value) is str for value in column)
-            columns[f"c{i}"] = pl.Series(column if plain else [encode_cell(v) for v in column], dtype=pl.String)
+            try:
+                encoded = column if plain else [encode_cell(v) for v in column]
+            except KeyError as kind:  # a cell type the encoding does not know: read it row by row
+                raise Refused(f"a cell of type {kind} in column {i + 1}") from None
+            columns[f"c{i}"] = pl.Series(encoded, dtype=pl.String)
         columns["__row"] = pl.Series([number for number, _ in batch], dtype=pl.UInt32)
         return pl.DataFrame(columns)
 

@@ -209,7 +209,7 @@ _DECODE = {"i": int, "f": float, "b": lambda text: text == "1", "D": datetime.fr
 def encode_cell(value: Any) -> str | None:
     if value is None or type(value) is str:
         return value
-    tag, text = _ENCODE[type(value)]  # a KeyError: a cell type no reader gives
+    tag, text = _ENCODE[type(value)]  # a KeyError names a type no reader gives; the caller refuses it
     return TYPED + tag + text(value)
 
 

@@ -240,3 +240,13 @@ def test_an_xlsx_roster_with_typed_cells_gives_the_same_result_in_both_paths(tmp
         run_batch(RULES, DEFAULT_RULES, source, tmp_path / f"col{suffix}", AS_OF)
         run_batch(RULES, DEFAULT_RULES, source, tmp_path / f"rec{suffix}", AS_OF, workers=1, column_wise=False)
         assert list(Table(tmp_path / f"col{suffix}").rows()) == list(Table(tmp_path / f"rec{suffix}").rows())
+
+
+def test_a_cell_type_the_encoding_does_not_know_sends_the_sheet_to_the_per_record_path(tmp_path, monkeypatch):
+    import engine.tabular
+
+    source = write_xlsx(tmp_path / "in.xlsx", ["applicant_id", "contract_months"], [["P1", 24], ["P2", 12.5]])
+    monkeypatch.delitem(engine.tabular._ENCODE, int)  # as if a reader gave a type the encoding lacks
+    summary = run_batch(RULES, DEFAULT_RULES, source, tmp_path / "out.csv", AS_OF, workers=1)
+    assert summary.path.startswith("per-record (a cell of type <class 'int'>")
+    assert summary.rows == 2 and summary.errors == 1  # 12.5 months is refused, 24 is not
