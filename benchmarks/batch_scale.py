@@ -9,11 +9,9 @@ and reading + writing the sheet with our reader (calamine) and writer (engine.xl
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import platform
 import random
-import resource
 import subprocess
 import sys
 import time

@@ -10,7 +10,9 @@ column order, then problems with values in field order). Plain text fields, the 
 distinct value per row (applicant_id, name), are stripped column-wise with Python's own whitespace.
 
 The raw frame has one String column per input column, named c0, c1, … (headers may repeat or be
-empty); a blank cell is null or spaces. Validation results are memoised per field across chunks.
+empty); a blank cell is null or spaces. From an xlsx sheet (`typed`), a cell that is not text is
+encoded (engine.tabular.encode_cell) and validated decoded. Validation results are memoised per
+field across chunks.
 """
 from __future__ import annotations
 

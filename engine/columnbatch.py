@@ -1,7 +1,8 @@
 """Batch evaluation column-wise: engine.batch's output, a block of the file at a time.
 
 The per-record path (engine.batch.RowDecider) parses and decides one row at a time, about a thousand
-rows a second. Here a chunk of rows is read as text columns (polars' CSV reader), converted to the
+rows a second. Here a chunk of rows is read as text columns (a CSV block parsed by polars, or an
+xlsx sheet's rows with their typed cells encoded by engine.tabular.encode_cell), converted to the
 typed frame by engine.cellframe (the record contract's own validators, once per distinct cell),
 decided by engine.columnar (the same parsed rules, compiled to column expressions) and written in
 one go. The output is the per-record path's, cell for cell: the same columns, decisions, reason
@@ -9,7 +10,7 @@ codes, error rows and messages, row numbers and summary — tests compare the tw
 
 A file this path cannot reproduce exactly is left to the per-record path, with the reason
 (`Refused`): a CSV with a line break inside a cell (row numbers are lines), ragged rows, text that is
-neither UTF-8 nor GB18030, or an input that is not CSV.
+neither UTF-8 nor GB18030, an xlsx cell of a type the encoding does not know, or Parquet input.
 """
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ class Refused(Exception):
 
 def run_column_batch(ruleset: Ruleset, table, out_path: Path, default_as_of: date,
                      progress: Callable[[int], None] | None = None) -> Summary:
-    """Decide every row of the opened CSV `table` (engine.tabular.Table) into `out_path` (csv, xlsx
+    """Decide every row of the opened CSV or xlsx `table` (engine.tabular.Table) into `out_path` (csv, xlsx
     or parquet); Refused if the file needs the per-record path, with nothing written."""
     import polars as pl
 

@@ -12,7 +12,6 @@ import os
 import re
 import tempfile
 from datetime import date, datetime, time, timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, Iterator
 

@@ -134,14 +134,6 @@ class XlsxStream:
         self._write_package()
         self._zip.close()
 
-    def abort(self) -> None:
-        for part in self._parts:
-            try:
-                part.close()
-            except Exception:
-                pass
-        self._zip.close()
-
     def _write_package(self) -> None:
         count = len(self._names)
         sheets = "".join(f'<sheet name="{_escape(name)}" sheetId="{i}" r:id="rId{i}"/>'
