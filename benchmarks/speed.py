@@ -116,7 +116,7 @@ def typed_frame(header: list[str], rows: list[list], record_type: str):
             data[name] = pl.Series(name, list(values), dtype=pl.Boolean)
         else:
             data[name] = pl.Series(name, [None if v is None else str(v).strip() for v in values], dtype=pl.String)
-        default = RECORD_MODELS[record_type].model_fields[name].default  # e.g. nationality CN
+        default = RECORD_MODELS[record_type].FIELDS[name].default  # e.g. nationality CN
         if isinstance(default, str) and kind == "text":
             data[name] = data[name].fill_null(default)
         del values

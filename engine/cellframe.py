@@ -25,7 +25,7 @@ import polars as pl
 
 from engine import records
 from engine.columnar import _members
-from engine.records import FACT_TYPES, RECORD_MODELS, field_for_header
+from engine.records import FACT_TYPES, field_for_header
 from engine.tabular import TYPED, decode_cell
 
 __all__ = ["CellConverter", "Converted", "WHITESPACE"]
@@ -208,7 +208,7 @@ class CellConverter:
             if name == "record_type":
                 continue  # the compiled rules know which record type they decide
             if name not in values:
-                if RECORD_MODELS[kind].model_fields[name].is_required():
+                if records.field_spec(kind, name).required:
                     problems.append(self._problem(rows, pl.lit(True), order, name, pl.lit(None, pl.String),
                                                   pl.lit("is required")))
                 if default is not None:
@@ -216,7 +216,7 @@ class CellConverter:
                 continue
             single = values[name] if type(values[name]) is int else None
             source = pl.col(f"c{single}" if single is not None else f"v.{name}")
-            if RECORD_MODELS[kind].model_fields[name].is_required():  # a blank applicant_id
+            if records.field_spec(kind, name).required:  # a blank applicant_id
                 problems.append(self._problem(rows, source.is_null(), order, name, pl.lit(None, pl.String),
                                               pl.lit("is required")))
             if records.cell_kind(kind, name).parse is records._to_text and not (

@@ -8,7 +8,6 @@ from decimal import Decimal
 
 import pytest
 from hypothesis import given, settings, strategies as st
-from pydantic import ValidationError
 
 from engine import vocabulary as V
 from engine.errors import UserError
@@ -277,12 +276,11 @@ def test_record_error_survives_pickling():
     assert "field 'applicant_id': is required" in again.lines()
 
 
-def test_pydantic_messages_are_rephrased_for_people():
-    with pytest.raises(ValidationError) as caught:
+def test_a_model_built_directly_checks_its_own_record_type():
+    with pytest.raises(RecordError) as caught:
         PersonRecord(applicant_id="P", record_type="enterprise")
-    from engine.records import _from_pydantic
-    (problem,) = [_from_pydantic(e) for e in caught.value.errors()]
-    assert str(problem) == "field 'record_type': value 'enterprise' is not valid; it should be 'person'"
+    assert caught.value.lines() == ["field 'record_type': value 'enterprise' is not valid; it should be 'person'"]
+    assert PersonRecord(applicant_id="P", record_type="个人").record_type == "person"
 
 
 def test_non_mapping_record_is_a_record_error():
@@ -315,19 +313,34 @@ def test_defaults_as_of_and_nationality():
 
 def test_models_are_frozen_and_closed():
     record = parse()
-    with pytest.raises(ValidationError):
+    with pytest.raises(AttributeError):
         record.name = "x"
-    with pytest.raises(ValidationError):
-        PersonRecord(applicant_id="P", bogus=1)
+    with pytest.raises(AttributeError):
+        del record.name
+    assert record.name is None
+    with pytest.raises(RecordError) as caught:
+        PersonRecord(applicant_id="P", bogus=1, payroll_total=5, training_fee="x")
+    assert caught.value.lines() == [
+        "unknown field 'bogus'", "unknown field 'payroll_total': it is a field of enterprise records "
+        "(record_type: enterprise)", "field 'training_fee': value 'x' is not valid; expected a number like "
+        "1200 or 1,200.50"]
     assert PersonRecord(applicant_id="P", skill_level="三级", groups="无").groups == ()
+
+
+def test_records_compare_hash_and_pickle_by_their_values():
+    one, two = parse(training_fee="1,200"), parse(training_fee="1200")
+    assert one == two and hash(one) == hash(two) and one != parse(training_fee="1201")
+    assert pickle.loads(pickle.dumps(one)) == one
+    assert dict(one)["training_fee"] == Decimal("1200") and list(dict(one))[:2] == ["record_type", "applicant_id"]
+    assert "training_fee=Decimal('1200')" in repr(one)
 
 
 # --- fact view -------------------------------------------------------------------------------
 
 def test_fact_types():
     person = FACT_TYPES["person"]
-    assert set(person) == set(PersonRecord.model_fields)
-    assert set(FACT_TYPES["enterprise"]) == set(EnterpriseRecord.model_fields)
+    assert set(person) == set(PersonRecord.FIELDS)
+    assert set(FACT_TYPES["enterprise"]) == set(EnterpriseRecord.FIELDS)
     assert person["training_hours"] == NUMBER and person["employer_skilled_ratio"] == NUMBER
     assert person["contract_months"] == INTEGER and person["mentee_count"] == INTEGER
     assert person["frontline"] == BOOL and person["hire_date"] == DATE and person["as_of"] == DATE
