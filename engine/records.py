@@ -5,8 +5,8 @@ spellings a person would type (是/否, 2024/5/1, " 1,000 ", 高级工/三级/3)
 canonical Python value. Absent means unknown — never zero, false or empty — and every problem is
 reported as a RecordError naming the field, the value and what is allowed.
 
-Each field is declared once, with its Python type, its cell parser, its FactType and its Chinese
-header label; FACT_TYPES and FIELD_LABELS_ZH are read off the models.
+Each field is declared once, with its kind (cell parser and FactType), its Chinese header label
+and its value when absent; FACT_TYPES and FIELD_LABELS_ZH are read off the models.
 """
 from __future__ import annotations
 
