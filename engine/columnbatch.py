@@ -17,6 +17,8 @@ from __future__ import annotations
 import codecs
 import os
 import tempfile
+import threading
+from concurrent.futures import Future
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -55,8 +57,9 @@ def run_column_batch(ruleset: Ruleset, table, out_path: Path, default_as_of: dat
         summary = Summary(unknown_columns=unknown_columns(header))
         output_header = list(header) + [f"{p}.{c}" for p in programmes for c in ("outcome", "amount", "reason")]
         writer = TableWriter(out_path, output_header, ERROR_HEADER)
+        behind = _Behind()  # polars writes a chunk while the next is read and decided
         try:
-            for raw in chunks:
+            for raw in _ahead(chunks):
                 cells = [f"c{i}" for i in range(len(header))]
                 converted = converter.convert(raw.select(cells))
                 if not converted.kept.all():  # rows with no data at all are skipped, as per record
@@ -64,29 +67,82 @@ def run_column_batch(ruleset: Ruleset, table, out_path: Path, default_as_of: dat
                 if raw.height == 0:
                     continue
                 decisions = _decisions(converted, compiled, ruleset, programmes, raw.height, summary)
-                writer.write_frame(pl.concat([raw.select(cells), decisions], how="horizontal"), typed=typed)
                 problems = converted.problems
                 refused_rows = problems["position"].n_unique() if problems.height else 0
+                errors = None
                 if problems.height:
                     rows, ids = raw.get_column("__row"), raw.get_column(f"c{id_column}") if id_column is not None else None
                     errors = problems.select(
                         rows.gather(problems["position"]).alias("row"),
                         (ids.gather(problems["position"]) if ids is not None else pl.lit(None, pl.String)).alias("id"),
                         "field", "value", "message")
-                    writer.write_frame(errors, which=1, typed=typed)
+                behind.run(_write, writer, pl.concat([raw.select(cells), decisions], how="horizontal"), errors, typed)
                 summary.errors += refused_rows
                 summary.rows += raw.height
                 summary.decided += raw.height - refused_rows
                 if progress:
                     progress(raw.height)
+            behind.wait()
             writer.commit()
         except BaseException:
+            behind.wait(quiet=True)  # the stream is not closed under a write
             writer.abort()
             raise
         summary.outputs = writer.outputs
         return summary
     finally:
         cleanup()
+
+
+def _write(writer, frame, errors, typed: bool) -> None:
+    writer.write_frame(frame, typed=typed)
+    if errors is not None:
+        writer.write_frame(errors, which=1, typed=typed)
+
+
+class _Behind:
+    """Runs calls in order on a thread of their own, one at a time, while the caller goes on: polars
+    writes without holding the GIL, so a chunk is written while the next one is read and decided.
+    A call's exception is raised by the next run() or wait()."""
+
+    def __init__(self) -> None:
+        self._pending: Future | None = None
+
+    def run(self, call: Callable[..., Any], *args: Any) -> None:
+        self.wait()
+        self._pending = _in_thread(call, *args)
+
+    def wait(self, quiet: bool = False) -> None:
+        pending, self._pending = self._pending, None
+        error = pending.exception() if pending is not None else None  # waits for it
+        if error is not None and not quiet:
+            raise error
+
+
+def _ahead(iterator: Iterator[Any]) -> Iterator[Any]:
+    """The items of `iterator`, the next one made on another thread while the caller works on this
+    one (polars parses a block without holding the GIL); an exception comes out where its item would."""
+    iterator = iter(iterator)
+    upcoming = _in_thread(next, iterator, _END)
+    while (item := upcoming.result()) is not _END:
+        upcoming = _in_thread(next, iterator, _END)
+        yield item
+
+
+_END = object()
+
+
+def _in_thread(call: Callable[..., Any], *args: Any) -> Future:
+    """call(*args) started on a new thread; its result or exception in the future returned."""
+    def settle() -> None:
+        try:
+            future.set_result(call(*args))
+        except BaseException as error:
+            future.set_exception(error)
+
+    future: Future = Future()
+    threading.Thread(target=settle, daemon=True).start()
+    return future
 
 
 def _decisions(converted, compiled: dict, ruleset: Ruleset, programmes: list[str], height: int,
