@@ -147,7 +147,8 @@ def _in_thread(call: Callable[..., Any], *args: Any) -> Future:
 
 def _decisions(converted, compiled: dict, ruleset: Ruleset, programmes: list[str], height: int,
                summary: Summary):
-    """The decision columns of a chunk, in row order; a row with problems is marked as an error."""
+    """The decision columns of a chunk, in row order; a row with problems is marked as an error.
+    Outcomes and reasons stay categorical: they take few values, so the writer checks those alone."""
     import polars as pl
 
     from engine.columnar import CompiledRuleset
@@ -167,9 +168,7 @@ def _decisions(converted, compiled: dict, ruleset: Ruleset, programmes: list[str
     if len(refused):  # rows whose record_type itself is refused: in no frame
         parts.append(pl.DataFrame({"position": refused}))
     columns = [f"{p}.{c}" for p in programmes for c in ("outcome", "amount", "reason")]
-    frame = parts[0] if len(parts) == 1 else pl.concat(
-        [part.with_columns(pl.col(c).cast(pl.String) for c in part.columns if c.endswith((".outcome", ".reason")))
-         for part in parts], how="diagonal").sort("position")
+    frame = parts[0] if len(parts) == 1 else pl.concat(parts, how="diagonal").sort("position")
     if not frame["position"].equals(pl.int_range(height, dtype=pl.UInt32, eager=True), check_names=False):
         raise AssertionError(f"column-wise batch lost rows: {frame.height} of {height}")  # a bug, not data
     frame = frame.select(pl.col("position"), *[
@@ -179,8 +178,9 @@ def _decisions(converted, compiled: dict, ruleset: Ruleset, programmes: list[str
         error = pl.col("position").is_in(bad.implode())
         marks = {"outcome": outcome_error, "amount": amount_error, "reason": reason_error}
         frame = frame.with_columns(
-            pl.when(error).then(pl.lit(marks[c.rsplit(".", 1)[1]], pl.String)).otherwise(pl.col(c).cast(pl.String))
-            .alias(c) if not c.endswith(".amount") else pl.when(~error).then(pl.col(c)).alias(c) for c in columns)
+            pl.when(error).then(pl.lit(marks[c.rsplit(".", 1)[1]]).cast(pl.Categorical))
+            .otherwise(pl.col(c).cast(pl.Categorical)).alias(c) if not c.endswith(".amount")
+            else pl.when(~error).then(pl.col(c)).alias(c) for c in columns)
     return frame.drop("position")
 
 

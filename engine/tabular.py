@@ -323,20 +323,11 @@ class TableWriter:
                 write(which, row)
             return
 
-        text = [name for name, dtype in frame.schema.items() if dtype == pl.String]
-        formula = "^[" + "".join("\\" + c if c in "-^]\\" else c for c in _FORMULA_START) + "]"
-        # safe_text, column-wise, and an empty string written as an empty cell; most columns need
-        # neither, and one pass finds the few that do
-        needs = frame.select(pl.col(name).str.contains(formula + "|^$").any() for name in text).row(0) if text else ()
-        frame = frame.with_columns(
-            pl.when(pl.col(name).str.contains(formula)).then(pl.concat_str(pl.lit("'"), pl.col(name)))
-            .when(pl.col(name) == "").then(None).otherwise(pl.col(name)).alias(name)
-            for name, need in zip(text, needs) if need)
-        if typed:  # each typed cell as the per-record path writes it (after safe_text, which is for text)
-            frame = frame.with_columns(_csv_cells(frame.get_column(name)) for name in text)
+        frame = _csv_fields(frame, typed)
         stream = self._streams[which]
         stream.flush()
-        frame.write_csv(stream.buffer, include_header=False, line_terminator="\r\n")
+        # every field is already as polars would quote it (_csv_fields)
+        frame.write_csv(stream.buffer, include_header=False, line_terminator="\r\n", quote_style="never")
         stream.buffer.flush()
 
     # common
@@ -376,6 +367,39 @@ class TableWriter:
     @property
     def outputs(self) -> list[Path]:
         return [self.path] if self.format == ".xlsx" else [self.path, self._errors_path]
+
+
+_FORMULA = "^[" + "".join("\\" + c if c in "-^]\\" else c for c in _FORMULA_START) + "]"
+_QUOTED = (",", '"', "\r", "\n")  # what makes polars quote a field (quote_style "necessary")
+
+
+def _csv_fields(frame, typed: bool):
+    """`frame` with each text column as the CSV field it is written as, to be written unquoted:
+    safe_text; a typed cell (typed: an xlsx sheet's) as the per-record path writes it; then quoted
+    as polars quotes (in ", with " doubled) where a comma, quote or line break needs it. An empty
+    string stays empty, as the csv module writes it. Other columns (numbers, dates) need none of it."""
+    import polars as pl
+
+    frame = _fix_fields(frame, lambda text: text.str.contains(_FORMULA), lambda text: pl.concat_str(pl.lit("'"), text))
+    if typed:  # each typed cell as the per-record path writes it (after safe_text, which is for text)
+        frame = frame.with_columns(_csv_cells(frame.get_column(name)) for name, dtype in frame.schema.items()
+                                   if dtype == pl.String)
+    return _fix_fields(frame, lambda text: text.str.contains_any(_QUOTED), lambda text: pl.concat_str(
+        pl.lit('"'), text.str.replace_all('"', '""', literal=True), pl.lit('"')))
+
+
+def _fix_fields(frame, test, change):
+    """`frame` with change(cell) for each text cell that passes test(cells). Most columns hold no
+    such cell: one pass finds the few that do, over a categorical column's distinct values only."""
+    import polars as pl
+
+    text = {name: pl.col(name) if dtype == pl.String else pl.col(name).unique().cast(pl.String)
+            for name, dtype in frame.schema.items()
+            if dtype == pl.String or isinstance(dtype, (pl.Categorical, pl.Enum))}
+    found = frame.select(test(cells).any().alias(name) for name, cells in text.items()).row(0) if text else ()
+    return frame.with_columns(
+        pl.when(test(cells)).then(change(cells)).otherwise(cells).alias(name)
+        for name, cells in ((name, pl.col(name).cast(pl.String)) for name, hit in zip(text, found) if hit))
 
 
 def _csv_cells(column):
