@@ -76,7 +76,9 @@ def run_column_batch(ruleset: Ruleset, table, out_path: Path, default_as_of: dat
                         rows.gather(problems["position"]).alias("row"),
                         (ids.gather(problems["position"]) if ids is not None else pl.lit(None, pl.String)).alias("id"),
                         "field", "value", "message")
-                behind.run(_write, writer, pl.concat([raw.select(cells), decisions], how="horizontal"), errors, typed)
+                lines = raw.get_column("__line") if "__line" in raw.columns else None
+                behind.run(_write, writer, pl.concat([raw.select(cells), decisions], how="horizontal"), errors, typed,
+                           lines, len(cells))
                 summary.errors += refused_rows
                 summary.rows += raw.height
                 summary.decided += raw.height - refused_rows
@@ -94,8 +96,8 @@ def run_column_batch(ruleset: Ruleset, table, out_path: Path, default_as_of: dat
         cleanup()
 
 
-def _write(writer, frame, errors, typed: bool) -> None:
-    writer.write_frame(frame, typed=typed)
+def _write(writer, frame, errors, typed: bool, lines, line_cells: int) -> None:
+    writer.write_frame(frame, typed=typed, lines=lines, line_cells=line_cells)
     if errors is not None:
         writer.write_frame(errors, which=1, typed=typed)
 
@@ -304,7 +306,24 @@ def _chunks(path: Path, width: int) -> Iterator[Any]:
                 raise Refused(f"the header has {frame.width} cells for polars and {width} for Python's csv")
             if frame.height != lines:
                 raise Refused("a cell spans lines, so rows are not lines")
-            yield frame.with_columns(pl.int_range(line, line + lines, dtype=pl.UInt32).alias("__row"))
+            frame = frame.with_columns(pl.int_range(line, line + lines, dtype=pl.UInt32).alias("__row"))
+            texts = _block_lines(data)
+            yield frame.with_columns(texts.alias("__line")) if len(texts) == lines else frame
             line += lines
             if not block:
                 return
+
+
+def _block_lines(data: bytes):
+    """Each line of a block as text, without its line end (null for a blank line), for the writer
+    to copy a line whose cells it would write the same (TableWriter.write_frame): the block read
+    as one column, split at a byte that is not in it (none if it holds that byte)."""
+    import polars as pl
+
+    if _UNUSED in data:
+        return pl.Series([], dtype=pl.String)
+    return pl.read_csv(data, has_header=False, separator=_UNUSED.decode(), quote_char=None, new_columns=["line"],
+                       infer_schema=False, encoding="utf8", raise_if_empty=False).to_series()
+
+
+_UNUSED = b"\x1f"  # the ASCII unit separator: not in the text of an office roster

@@ -307,9 +307,12 @@ class TableWriter:
 
     # whole frames (the column-wise batch): CSV straight from polars, the others row by row so
     # their cells come out exactly as `write` makes them
-    def write_frame(self, frame, which: int = 0, typed: bool = False) -> None:
+    def write_frame(self, frame, which: int = 0, typed: bool = False, lines=None, line_cells: int = 0) -> None:
         """Write a polars frame of rows (text input cells, decision columns) to the main or error
-        sheet; `typed`: its text columns may hold typed cells (encode_cell), written as they were read."""
+        sheet; `typed`: its text columns may hold typed cells (encode_cell), written as they were read.
+        `lines` (CSV only): the line of a CSV file each row's first `line_cells` columns were parsed
+        from by polars (without its line end; null where not known): a line those cells would be
+        written as is copied, not written again cell by cell."""
         import polars as pl
 
         if self.format != ".csv":
@@ -323,10 +326,14 @@ class TableWriter:
                 write(which, row)
             return
 
-        frame = _csv_fields(frame, typed)
+        if lines is not None:
+            frame = pl.concat([_line_texts(frame.select(frame.columns[:line_cells]), lines).to_frame("__line"),
+                               _csv_fields(frame.select(frame.columns[line_cells:]), typed)], how="horizontal")
+        else:
+            frame = _csv_fields(frame, typed)
         stream = self._streams[which]
         stream.flush()
-        # every field is already as polars would quote it (_csv_fields)
+        # every field is already as polars would quote it (_csv_fields), and the copied lines must not be quoted
         frame.write_csv(stream.buffer, include_header=False, line_terminator="\r\n", quote_style="never")
         stream.buffer.flush()
 
@@ -400,6 +407,27 @@ def _fix_fields(frame, test, change):
     return frame.with_columns(
         pl.when(test(cells)).then(change(cells)).otherwise(cells).alias(name)
         for name, cells in ((name, pl.col(name).cast(pl.String)) for name, hit in zip(text, found) if hit))
+
+
+def _line_texts(cells, lines):
+    """The CSV text of each row of `cells` (the text cells polars parsed from `lines`): its line
+    where writing them would give it back — no quote in it (so every comma separates two cells), as
+    many cells as the frame has columns (checked by length), and none safe_text changes — else
+    the cells written (_csv_fields) and joined."""
+    import polars as pl
+
+    line = pl.col("__line")
+    copied = cells.with_columns(lines.alias("__line")).select(
+        line.is_not_null() & ~line.str.contains('"', literal=True)
+        & ~pl.any_horizontal([line.str.starts_with(c) | line.str.contains("," + c, literal=True) for c in _FORMULA_START])
+        & (line.str.len_bytes() == pl.sum_horizontal(pl.col(c).str.len_bytes().fill_null(0) for c in cells.columns)
+           + (cells.width - 1))).to_series()
+    written = copied.not_().arg_true()
+    if len(written) == 0:
+        return lines
+    texts = _csv_fields(cells.select(pl.all().gather(written)), typed=False).select(
+        pl.concat_str(pl.all().fill_null(""), separator=",")).to_series()
+    return lines.clone().scatter(written, texts)
 
 
 def _csv_cells(column):

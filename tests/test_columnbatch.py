@@ -152,6 +152,21 @@ def test_a_file_read_in_small_blocks_gives_the_same_result(tmp_path, monkeypatch
     assert fast.rows == 12 and fast.errors == 6  # four rows with data a repeat; P2 and P4 refused
 
 
+@pytest.mark.parametrize("unit_separator", [False, True])
+def test_lines_copied_whole_or_written_cell_by_cell_give_the_same_file(tmp_path, unit_separator):
+    """The writer copies an input line whose cells it would write the same; lines with quotes, short
+    rows, cells safe_text changes, or a block holding the byte the lines are split at are written cell by cell."""
+    rows = ["P1,shanghai,24,plain", '"P2",shanghai,24,quoted without need', 'P3,"",24,""', 'P4,"a ""b"" c",1,x',
+            "P5,shanghai", "=P6,shanghai,1,x", "P7,-1,+2,@3", "P8,\tx,1, spaced ", "P9,shanghai,24,é 中文",
+            'P10,"1,5",3,"line ""x"""', "P11,,,", " ,shanghai,1,x"]
+    if unit_separator:
+        rows.append("P12,\x1f,1,x")
+    source = tmp_path / "lines.csv"
+    source.write_bytes("\r\n".join(["applicant_id,hukou,training_hours,name"] + rows + [""]).encode())
+    fast, slow = both_paths(tmp_path, source)
+    assert_same(tmp_path, fast, slow)
+
+
 def test_a_cell_spanning_lines_across_a_block_cut_is_left_to_the_per_record_path(tmp_path, monkeypatch):
     import engine.columnbatch
 
