@@ -10,8 +10,8 @@ column order, then problems with values in field order). Plain text fields, the 
 distinct value per row (applicant_id, name), are stripped column-wise with Python's own whitespace.
 
 The raw frame has one String column per input column, named c0, c1, … (headers may repeat or be
-empty); a blank cell is null or spaces. From an xlsx sheet (`typed`), a cell that is not text is
-encoded (engine.tabular.encode_cell) and validated decoded. Validation results are memoised per
+empty); a blank cell is null or spaces. From an xlsx sheet or a Parquet file (`typed`), a cell that
+is not text is encoded (engine.tabular.encode_cell) and validated decoded. Validation results are memoised per
 field across chunks.
 """
 from __future__ import annotations
@@ -76,7 +76,7 @@ class CellConverter:
     def __init__(self, header: list[str], default_as_of: _dt.date, typed: bool = False) -> None:
         self.header = [str(h) for h in header]
         self.default_as_of = default_as_of
-        self.typed = typed  # cells may be typed (engine.tabular.encode_cell): an xlsx sheet
+        self.typed = typed  # cells may be typed (engine.tabular.encode_cell): xlsx, Parquet
         self.read = [i for i, h in enumerate(self.header) if field_for_header(h) is not None]
         self.type_columns = [i for i in self.read if field_for_header(self.header[i]) == "record_type"]
         self.memo: dict[tuple[str, str], dict[Any, Any]] = {}

@@ -2,15 +2,17 @@
 
 The per-record path (engine.batch.RowDecider) parses and decides one row at a time, about a thousand
 rows a second. Here a chunk of rows is read as text columns (a CSV block parsed by polars, or an
-xlsx sheet's rows with their typed cells encoded by engine.tabular.encode_cell), converted to the
-typed frame by engine.cellframe (the record contract's own validators, once per distinct cell),
-decided by engine.columnar (the same parsed rules, compiled to column expressions) and written in
-one go. The output is the per-record path's, cell for cell: the same columns, decisions, reason
-codes, error rows and messages, row numbers and summary — tests compare the two on the same files.
+xlsx sheet's or a Parquet file's rows with their typed cells encoded by engine.tabular.encode_cell),
+converted to the typed frame by engine.cellframe (the record contract's own validators, once per
+distinct cell), decided by engine.columnar (the same parsed rules, compiled to column expressions)
+and written in one go. The output is the per-record path's, cell for cell: the same columns,
+decisions, reason codes, error rows and messages, row numbers and summary — tests compare the two on
+the same files.
 
 A file this path cannot reproduce exactly is left to the per-record path, with the reason
 (`Refused`): a CSV with a line break inside a cell (row numbers are lines), ragged rows, text that is
-neither UTF-8 nor GB18030, an xlsx cell of a type the encoding does not know, or Parquet input.
+neither UTF-8 nor GB18030, or an xlsx or Parquet cell of a type the encoding does not know (a list,
+bytes).
 """
 from __future__ import annotations
 
@@ -29,7 +31,7 @@ from engine.records import field_for_header
 from engine.ruleset import Ruleset
 
 BLOCK_BYTES = 32 << 20  # about 100,000 rows of an office roster
-TYPED_CHUNK_ROWS = 50_000  # an xlsx sheet's rows, read cell by cell
+TYPED_CHUNK_ROWS = 50_000  # an xlsx sheet's or Parquet file's rows, read cell by cell
 
 
 class Refused(Exception):
@@ -47,7 +49,7 @@ def run_column_batch(ruleset: Ruleset, table, out_path: Path, default_as_of: dat
     from engine.tabular import TableWriter
 
     header = table.header
-    typed = table.format == ".xlsx"  # cells keep their types: engine.tabular.encode_cell
+    typed = table.format != ".csv"  # xlsx and Parquet cells keep their types: engine.tabular.encode_cell
     chunks, cleanup = _typed_chunks(table, len(header)) if typed else _text_chunks(table, len(header))
     try:
         programmes = sorted(ruleset.programmes)
@@ -214,23 +216,26 @@ def _text_chunks(table, width: int) -> tuple[Iterator[Any], Callable[[], None]]:
 
 
 def _typed_chunks(table, width: int) -> tuple[Iterator[Any], Callable[[], None]]:
-    """A sheet's rows (engine.tabular.Table.rows: typed cells, rows with no data skipped, each with
+    """An xlsx sheet's or Parquet file's rows (engine.tabular.Table.rows: typed cells, rows with no data skipped, each with
     its row number) in chunks of text columns c0…, a typed cell encoded (engine.tabular.encode_cell)."""
     import polars as pl
 
-    from engine.tabular import encode_cell
+    from engine.tabular import TYPED, encode_cell
 
     def frame(batch: list[tuple[int, list[Any]]]):
         if any(len(cells) > width and any(c is not None and c != "" for c in cells[width:]) for _, cells in batch):
             raise Refused("a row has cells beyond the header")
         columns = {}
         for i, column in enumerate(zip(*(cells[:width] for _, cells in batch))):
-            plain = all(value is None or type(value) is str for value in column)
+            if all(value is None or type(value) is str for value in column):
+                text = pl.Series(column, dtype=pl.String)
+                if not text.str.starts_with(TYPED).any():  # (Parquet text may start with NUL)
+                    columns[f"c{i}"] = text
+                    continue
             try:
-                encoded = column if plain else [encode_cell(v) for v in column]
+                columns[f"c{i}"] = pl.Series([encode_cell(v) for v in column], dtype=pl.String)
             except KeyError as kind:  # a cell type the encoding does not know: read it row by row
                 raise Refused(f"a cell of type {kind} in column {i + 1}") from None
-            columns[f"c{i}"] = pl.Series(encoded, dtype=pl.String)
         columns["__row"] = pl.Series([number for number, _ in batch], dtype=pl.UInt32)
         return pl.DataFrame(columns)
 

@@ -12,6 +12,7 @@ import os
 import re
 import tempfile
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -193,20 +194,22 @@ def _has_error_cells(path: Path) -> bool:
     return False
 
 
-# A spreadsheet cell that is not text (a number, date, boolean…), held in a text column by the
-# column-wise batch: NUL, a type letter and the value. Spreadsheet text can never hold NUL (XML
-# forbids it), so such a cell can never be taken for text, and decodes to exactly what was read.
+# A cell that is not text (a number, date, boolean… of an xlsx sheet or a Parquet file), held in a
+# text column by the column-wise batch: NUL, a type letter and the value. xlsx text can never hold
+# NUL (XML forbids it); Parquet text can, and such text is encoded too (type "s"), so an encoded cell
+# is never taken for text, and every cell decodes to exactly what was read.
 TYPED = "\x00"
-_ENCODE = {int: ("i", str), float: ("f", repr), bool: ("b", lambda v: "1" if v else "0"),
+_ENCODE = {str: ("s", str), Decimal: ("N", str), int: ("i", str), float: ("f", repr),
+           bool: ("b", lambda v: "1" if v else "0"),
            datetime: ("D", datetime.isoformat), date: ("d", date.isoformat), time: ("t", time.isoformat),
            timedelta: ("T", lambda v: f"{v.days},{v.seconds},{v.microseconds}")}
-_DECODE = {"i": int, "f": float, "b": lambda text: text == "1", "D": datetime.fromisoformat,
+_DECODE = {"s": str, "N": Decimal, "i": int, "f": float, "b": lambda text: text == "1", "D": datetime.fromisoformat,
            "d": date.fromisoformat, "t": time.fromisoformat,
            "T": lambda text: timedelta(*map(int, text.split(",")))}
 
 
 def encode_cell(value: Any) -> str | None:
-    if value is None or type(value) is str:
+    if value is None or (type(value) is str and value[:1] != TYPED):
         return value
     tag, text = _ENCODE[type(value)]  # a KeyError names a type no reader gives; the caller refuses it
     return TYPED + tag + text(value)

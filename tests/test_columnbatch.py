@@ -1,7 +1,8 @@
 """The column-wise batch (engine.columnbatch + engine.cellframe) writes exactly what the per-record
 path writes: the same file, byte for byte, the same error rows and the same summary."""
 import csv
-from datetime import date
+from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -265,3 +266,57 @@ def test_a_cell_type_the_encoding_does_not_know_sends_the_sheet_to_the_per_recor
     summary = run_batch(RULES, DEFAULT_RULES, source, tmp_path / "out.csv", AS_OF, workers=1)
     assert summary.path.startswith("per-record (a cell of type <class 'int'>")
     assert summary.rows == 2 and summary.errors == 1  # 12.5 months is refused, 24 is not
+
+
+# Parquet input: each column has one type — text, or numbers, dates, booleans, decimals — and its
+# cells keep that type through the column path, as through the per-record path
+PARQUET_COLUMNS = {
+    "int": ([0, 1, 3, 24, -1, 2000, 91310000], "int64"),
+    "float": ([12.5, 0.6, 0.59, 24.0, 1e16, float("nan")], "float64"),
+    "bool": ([True, False], "bool"),
+    "date": ([date(2024, 5, 1), date(2021, 6, 30), date(2016, 11, 22)], "date32"),
+    "timestamp": ([datetime(2021, 6, 30), datetime(2021, 6, 30, 13)], "timestamp[us]"),
+    "decimal": ([Decimal(v) for v in ("1200.00", "0.60", "-3", "24")], None),
+    "text with NUL": (["\x00i24", "\x00abc", "P-1"], "string"),
+}
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                  HealthCheck.too_slow])
+@given(roster=rosters(), typed=st.data())
+def test_a_parquet_roster_with_typed_columns_gives_the_same_result_in_both_paths(tmp_path_factory, roster, typed):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from engine.tabular import Table
+
+    tmp_path = tmp_path_factory.mktemp("parquet")
+    header, rows = roster
+    header = [f"{name}{'.' * i}" if name in header[:i] else name for i, name in enumerate(header)]  # distinct
+    columns = {}
+    for i, name in enumerate(header):
+        kind = typed.draw(st.sampled_from([None, *PARQUET_COLUMNS]))
+        if kind is None:
+            columns[name] = pa.array([row[i] or None for row in rows], pa.string())
+        else:
+            pool, arrow_type = PARQUET_COLUMNS[kind]
+            cells = [typed.draw(st.none() | st.sampled_from(pool)) for _ in rows]
+            columns[name] = pa.array(cells, pa.decimal128(12, 2) if kind == "decimal" else pa.type_for_alias(arrow_type))
+    source = tmp_path / "in.parquet"
+    pq.write_table(pa.table(columns), source)
+    fast, slow = both_paths(tmp_path, source)
+    assert_same(tmp_path, fast, slow)
+    run_batch(RULES, DEFAULT_RULES, source, tmp_path / "col.parquet", AS_OF)
+    run_batch(RULES, DEFAULT_RULES, source, tmp_path / "rec.parquet", AS_OF, workers=1, column_wise=False)
+    assert list(Table(tmp_path / "col.parquet").rows()) == list(Table(tmp_path / "rec.parquet").rows())
+
+
+def test_a_parquet_list_column_is_left_to_the_per_record_path(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    source = tmp_path / "in.parquet"
+    pq.write_table(pa.table({"applicant_id": ["P1", "P2"], "groups": [["veteran"], None]}), source)
+    summary = run_batch(RULES, DEFAULT_RULES, source, tmp_path / "out.csv", AS_OF, workers=1)
+    assert summary.path.startswith("per-record (a cell of type <class 'list'>")
+    assert summary.rows == 2
