@@ -50,7 +50,8 @@ def run_column_batch(ruleset: Ruleset, table, out_path: Path, default_as_of: dat
 
     header = table.header
     typed = table.format != ".csv"  # xlsx and Parquet cells keep their types: engine.tabular.encode_cell
-    chunks, cleanup = _typed_chunks(table, len(header)) if typed else _text_chunks(table, len(header))
+    reader = {".csv": _text_chunks, ".xlsx": _typed_chunks, ".parquet": _parquet_chunks}[table.format]
+    chunks, cleanup = reader(table, len(header))
     try:
         programmes = sorted(ruleset.programmes)
         compiled: dict[str, CompiledRuleset] = {}
@@ -216,26 +217,17 @@ def _text_chunks(table, width: int) -> tuple[Iterator[Any], Callable[[], None]]:
 
 
 def _typed_chunks(table, width: int) -> tuple[Iterator[Any], Callable[[], None]]:
-    """An xlsx sheet's or Parquet file's rows (engine.tabular.Table.rows: typed cells, rows with no data skipped, each with
+    """An xlsx sheet's rows (engine.tabular.Table.rows: typed cells, rows with no data skipped, each with
     its row number) in chunks of text columns c0…, a typed cell encoded (engine.tabular.encode_cell)."""
     import polars as pl
-
-    from engine.tabular import TYPED, encode_cell
 
     def frame(batch: list[tuple[int, list[Any]]]):
         if any(len(cells) > width and any(c is not None and c != "" for c in cells[width:]) for _, cells in batch):
             raise Refused("a row has cells beyond the header")
         columns = {}
         for i, column in enumerate(zip(*(cells[:width] for _, cells in batch))):
-            if all(value is None or type(value) is str for value in column):
-                text = pl.Series(column, dtype=pl.String)
-                if not text.str.starts_with(TYPED).any():  # (Parquet text may start with NUL)
-                    columns[f"c{i}"] = text
-                    continue
-            try:
-                columns[f"c{i}"] = pl.Series([encode_cell(v) for v in column], dtype=pl.String)
-            except KeyError as kind:  # a cell type the encoding does not know: read it row by row
-                raise Refused(f"a cell of type {kind} in column {i + 1}") from None
+            plain = all(value is None or type(value) is str for value in column)
+            columns[f"c{i}"] = _encoded(pl.Series(column, dtype=pl.String) if plain else column, i)
         columns["__row"] = pl.Series([number for number, _ in batch], dtype=pl.UInt32)
         return pl.DataFrame(columns)
 
@@ -250,6 +242,42 @@ def _typed_chunks(table, width: int) -> tuple[Iterator[Any], Callable[[], None]]
             yield frame(batch)
 
     return chunks(), lambda: None
+
+
+def _parquet_chunks(table, width: int) -> tuple[Iterator[Any], Callable[[], None]]:
+    """A Parquet file's record batches as text columns c0…: a text column straight from Arrow, any
+    other column a cell at a time, encoded. Every row is in (the converter drops rows with no data,
+    as Table.rows does), numbered from 2 as Table.rows numbers them."""
+    import polars as pl
+    import pyarrow as pa
+
+    def chunks():
+        number = 2
+        for batch in table.record_batches(TYPED_CHUNK_ROWS):
+            columns = {}
+            for i, column in enumerate(batch.columns[:width]):
+                text = pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
+                columns[f"c{i}"] = _encoded(pl.Series(column).cast(pl.String) if text else column.to_pylist(), i)
+            columns["__row"] = pl.int_range(number, number + batch.num_rows, dtype=pl.UInt32, eager=True)
+            number += batch.num_rows
+            yield pl.DataFrame(columns)
+
+    return chunks(), lambda: None
+
+
+def _encoded(cells, index: int):
+    """A column of cells as the String column of the column path: a text Series as it is (unless
+    some text starts with NUL, as Parquet text may), other cells encoded (engine.tabular.encode_cell)."""
+    import polars as pl
+
+    from engine.tabular import TYPED, encode_cell
+
+    if isinstance(cells, pl.Series) and not cells.str.starts_with(TYPED).any():
+        return cells
+    try:
+        return pl.Series([encode_cell(v) for v in cells], dtype=pl.String)
+    except KeyError as kind:  # a cell type the encoding does not know: read it row by row
+        raise Refused(f"a cell of type {kind} in column {index + 1}") from None
 
 
 def _utf8_source(table) -> tuple[Path, Callable[[], None]]:

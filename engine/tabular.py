@@ -137,9 +137,13 @@ class Table:
         self.header = [name.strip() for name in self._file.schema_arrow.names]
         self._total = self._file.metadata.num_rows
 
+    def record_batches(self, size: int) -> Iterator[Any]:
+        """A Parquet file's rows as Arrow record batches of `size` rows, every row included."""
+        return self._file.iter_batches(batch_size=size)
+
     def _rows_parquet(self) -> Iterator[tuple[int, list[Any]]]:
         number = 1
-        for batch in self._file.iter_batches(batch_size=8192):
+        for batch in self.record_batches(8192):
             columns = [column.to_pylist() for column in batch.columns]
             for cells in zip(*columns):
                 number += 1
