@@ -1,7 +1,7 @@
 """Batch at scale, end to end through the command line (process start included): time, rows/s,
 peak memory, and a check that sampled rows equal single evaluation. For CSV, in the same run: the
 per-record path on the first rows of the same file (the baseline), and polars alone reading the
-input and writing the output bytes (the I/O floor). For xlsx: the per-record path on the same sheet,
+input and writing the output bytes (the I/O floor), and the same rows as a Parquet file. For xlsx: the per-record path on the same sheet,
 and reading + writing the sheet with our reader (calamine) and writer (engine.xlsxstream), no deciding.
 
     python benchmarks/batch_scale.py [--rows-csv 1000000] [--rows-xlsx 100000] [--dir /tmp/bench]
@@ -119,6 +119,13 @@ def main() -> None:
             read_s, write_s = polars_floor(source, out, options.dir / "rewrite.csv")
             result.update(polars_read_input_seconds=round(read_s, 1), polars_write_output_seconds=round(write_s, 1),
                           output_mib=round(out.stat().st_size / 2**20))
+            # the same rows as Parquet (text columns, as a system export gives them), into CSV
+            parquet, parquet_out = options.dir / f"synth-{rows}.parquet", options.dir / f"decided-{rows}-parquet.csv"
+            __import__("polars").read_csv(source, infer_schema=False).write_parquet(parquet)
+            parquet_s, parquet_peak, _ = run_measured(batch + [str(parquet), "-o", str(parquet_out)])
+            result.update(parquet_batch_seconds=round(parquet_s, 1), parquet_rows_per_second=round(rows / parquet_s),
+                          parquet_peak_rss_mib=round(parquet_peak),
+                          parquet_output_same_as_csv_run=parquet_out.read_bytes() == out.read_bytes())
         else:
             # the baseline: the per-record path on the whole sheet; the floor: read + write, no deciding
             slow, _, _ = run_measured(batch + ["--per-record", str(source), "-o", str(options.dir / "rec-out.xlsx")])
