@@ -210,6 +210,10 @@ def test_other_output_formats_hold_the_same_cells(tmp_path, suffix):
     assert list(Table(tmp_path / f"col{suffix}").rows()) == list(Table(tmp_path / f"rec{suffix}").rows())
 
 
+TYPED_ROSTERS = settings(max_examples=40, deadline=None,
+                         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+
+
 # xlsx input: the sheet's cells keep their types (numbers, dates, booleans) through the column path
 TYPED_CELLS = [0, 1, 3, 24, -1, 2000, 12.5, 0.6, 0.59, 1e16, True, False, date(2024, 5, 1),
                __import__("datetime").datetime(2021, 6, 30), __import__("datetime").datetime(2021, 6, 30, 13, 0),
@@ -239,23 +243,26 @@ def write_xlsx(path: Path, header: list[str], rows: list[list]) -> Path:
     return path
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                  HealthCheck.too_slow])
+@TYPED_ROSTERS
 @given(roster=rosters(), typed=st.data())
 def test_an_xlsx_roster_with_typed_cells_gives_the_same_result_in_both_paths(tmp_path_factory, roster, typed):
     tmp_path = tmp_path_factory.mktemp("xlsx")
     header, rows = roster
     rows = [[typed.draw(st.sampled_from(TYPED_CELLS)) if typed.draw(st.booleans()) else cell for cell in row]
             for row in rows]
-    source = write_xlsx(tmp_path / "in.xlsx", header, rows)
+    assert_same_typed(tmp_path, write_xlsx(tmp_path / "in.xlsx", header, rows))
+
+
+def assert_same_typed(tmp_path: Path, source: Path) -> None:
+    """Both paths give the same CSV files and summaries, and the same cells in an output of the
+    source's own format (typed as they came)."""
+    from engine.tabular import Table
+
     fast, slow = both_paths(tmp_path, source)
     assert_same(tmp_path, fast, slow)
-    for suffix in (".xlsx",):  # and the cells of an xlsx output, typed as they came
-        from engine.tabular import Table
-
-        run_batch(RULES, DEFAULT_RULES, source, tmp_path / f"col{suffix}", AS_OF)
-        run_batch(RULES, DEFAULT_RULES, source, tmp_path / f"rec{suffix}", AS_OF, workers=1, column_wise=False)
-        assert list(Table(tmp_path / f"col{suffix}").rows()) == list(Table(tmp_path / f"rec{suffix}").rows())
+    run_batch(RULES, DEFAULT_RULES, source, tmp_path / f"col{source.suffix}", AS_OF)
+    run_batch(RULES, DEFAULT_RULES, source, tmp_path / f"rec{source.suffix}", AS_OF, workers=1, column_wise=False)
+    assert list(Table(tmp_path / f"col{source.suffix}").rows()) == list(Table(tmp_path / f"rec{source.suffix}").rows())
 
 
 def test_a_cell_type_the_encoding_does_not_know_sends_the_sheet_to_the_per_record_path(tmp_path, monkeypatch):
@@ -281,14 +288,11 @@ PARQUET_COLUMNS = {
 }
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                  HealthCheck.too_slow])
+@TYPED_ROSTERS
 @given(roster=rosters(), typed=st.data())
 def test_a_parquet_roster_with_typed_columns_gives_the_same_result_in_both_paths(tmp_path_factory, roster, typed):
     import pyarrow as pa
     import pyarrow.parquet as pq
-
-    from engine.tabular import Table
 
     tmp_path = tmp_path_factory.mktemp("parquet")
     header, rows = roster
@@ -302,13 +306,8 @@ def test_a_parquet_roster_with_typed_columns_gives_the_same_result_in_both_paths
             pool, arrow_type = PARQUET_COLUMNS[kind]
             cells = [typed.draw(st.none() | st.sampled_from(pool)) for _ in rows]
             columns[name] = pa.array(cells, pa.decimal128(12, 2) if kind == "decimal" else pa.type_for_alias(arrow_type))
-    source = tmp_path / "in.parquet"
-    pq.write_table(pa.table(columns), source)
-    fast, slow = both_paths(tmp_path, source)
-    assert_same(tmp_path, fast, slow)
-    run_batch(RULES, DEFAULT_RULES, source, tmp_path / "col.parquet", AS_OF)
-    run_batch(RULES, DEFAULT_RULES, source, tmp_path / "rec.parquet", AS_OF, workers=1, column_wise=False)
-    assert list(Table(tmp_path / "col.parquet").rows()) == list(Table(tmp_path / "rec.parquet").rows())
+    pq.write_table(pa.table(columns), tmp_path / "in.parquet")
+    assert_same_typed(tmp_path, tmp_path / "in.parquet")
 
 
 def test_a_parquet_list_column_is_left_to_the_per_record_path(tmp_path):
