@@ -248,14 +248,6 @@ class FieldSpec:
     def absent_value(self) -> Any:
         return self.default_factory() if self.default_factory else self.default
 
-    def validate(self, value: Any) -> Any:
-        """One given value: the canonical value (None when blank), or ValueError with the message."""
-        if is_blank(value):
-            if self.required:
-                raise ValueError("is required and must not be empty")
-            return None  # absent: unknown
-        return self.kind.parse(value)
-
 
 Bool = CellKind(_to_bool, BOOL)
 Day = CellKind(_to_date, DATE)
@@ -618,7 +610,7 @@ def cell_kind(kind: str, name: str) -> CellKind:
 def cell_validator(kind: str, name: str) -> Callable[[Any], Any]:
     """Validate one non-blank cell of a field exactly as parse_record does: the canonical value, or
     ValueError whose text is the FieldProblem message parse_record would give."""
-    return field_spec(kind, name).validate
+    return field_spec(kind, name).kind.parse
 
 
 def field_default(kind: str, name: str, default_as_of: _dt.date) -> Any:
