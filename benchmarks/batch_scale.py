@@ -81,6 +81,8 @@ def spot_check(source: Path, out: Path, samples: int) -> int:
 
 
 def main() -> None:
+    import polars as pl
+
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows-csv", type=int, default=1_000_000)
     parser.add_argument("--rows-xlsx", type=int, default=100_000)
@@ -121,7 +123,7 @@ def main() -> None:
                           output_mib=round(out.stat().st_size / 2**20))
             # the same rows as Parquet (text columns, as a system export gives them), into CSV
             parquet, parquet_out = options.dir / f"synth-{rows}.parquet", options.dir / f"decided-{rows}-parquet.csv"
-            __import__("polars").read_csv(source, infer_schema=False).write_parquet(parquet)
+            pl.read_csv(source, infer_schema=False).write_parquet(parquet)
             parquet_s, parquet_peak, _ = run_measured(batch + [str(parquet), "-o", str(parquet_out)])
             result.update(parquet_batch_seconds=round(parquet_s, 1), parquet_rows_per_second=round(rows / parquet_s),
                           parquet_peak_rss_mib=round(parquet_peak),
