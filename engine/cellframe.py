@@ -127,7 +127,8 @@ class CellConverter:
         # the first refused cell in column order, else two different types, else the one given
         first_bad = pl.coalesce([pl.when(k == "!").then(pl.lit(n, pl.UInt32)) for n, k in enumerate(kind_columns)])
         good = [pl.when(k != "!").then(k) for k in kind_columns]
-        conflict = pl.concat_list(good).list.drop_nulls().list.n_unique() > 1
+        conflict = (pl.concat_list(good).list.drop_nulls().list.n_unique() > 1 if len(good) > 1
+                    else pl.lit(False))  # one record_type column cannot disagree with itself
         typed = typed.with_columns(first_bad.alias("bad"), conflict.alias("conflict"),
                                    pl.coalesce(good + [pl.lit("person")]).alias("kind"))
         problems = []
