@@ -301,19 +301,37 @@ class TableWriter:
 
     def _flush_parquet(self, which: int) -> None:
         import pyarrow as pa
+
+        rows, self._buffers[which] = self._buffers[which], []
+        self._parquet_columns(which, [pa.array([r[i] for r in rows], pa.string()) for i in range(len(self._names(which)))])
+
+    def _write_parquet_frame(self, which: int, frame) -> None:
+        """A frame's cells as _write_parquet writes them, a column at a time: `frame` already holds
+        each cell's text (_cell_texts); an empty cell is null."""
+        import polars as pl
+        import pyarrow as pa
+
+        if self._buffers[which]:
+            self._flush_parquet(which)  # rows written one by one go first
+        texts = frame.select(pl.when(pl.col(c).cast(pl.String) != "").then(pl.col(c).cast(pl.String)).alias(c)
+                             for c in frame.columns)
+        self._parquet_columns(which, [column.to_arrow().cast(pa.string()) for column in texts.get_columns()])
+
+    def _parquet_columns(self, which: int, columns: list) -> None:
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
-        header = self.header if which == 0 else self.error_header
-        rows = self._buffers[which]
-        table = pa.table({name: pa.array([r[i] for r in rows], pa.string()) for i, name in enumerate(_unique(header))})
+        table = pa.table(dict(zip(self._names(which), columns)))
         if self._parquet_writers[which] is None:
             target = self.path if which == 0 else self._errors_path
             self._parquet_writers[which] = pq.ParquetWriter(str(self._temporary(target)), table.schema)
         self._parquet_writers[which].write_table(table)
-        self._buffers[which] = []
 
-    # whole frames (the column-wise batch): CSV straight from polars, the others row by row so
-    # their cells come out exactly as `write` makes them
+    def _names(self, which: int) -> list[str]:
+        return _unique(self.header if which == 0 else self.error_header)
+
+    # whole frames (the column-wise batch): CSV and Parquet a column at a time, xlsx row by row;
+    # every cell comes out exactly as `write` makes it
     def write_frame(self, frame, which: int = 0, typed: bool = False, lines=None, line_cells: int = 0) -> None:
         """Write a polars frame of rows (text input cells, decision columns) to the main or error
         sheet; `typed`: its text columns may hold typed cells (encode_cell), written as they were read.
@@ -322,6 +340,9 @@ class TableWriter:
         written as is copied, not written again cell by cell."""
         import polars as pl
 
+        if self.format == ".parquet":
+            self._write_parquet_frame(which, _cell_texts(frame, typed))
+            return
         if self.format != ".csv":
             write = getattr(self, "_write_" + self.format[1:])
             decode = [i for i, (name, dtype) in enumerate(frame.schema.items()) if typed and dtype == pl.String
@@ -388,18 +409,26 @@ _QUOTED = (",", '"', "\r", "\n")  # what makes polars quote a field (quote_style
 
 
 def _csv_fields(frame, typed: bool):
-    """`frame` with each text column as the CSV field it is written as, to be written unquoted:
-    safe_text; a typed cell (typed: an xlsx sheet's) as the per-record path writes it; then quoted
-    as polars quotes (in ", with " doubled) where a comma, quote or line break needs it. An empty
-    string stays empty, as the csv module writes it. Other columns (numbers, dates) need none of it."""
+    """`frame` with each text column as the CSV field it is written as, to be written unquoted: its
+    text (_cell_texts), quoted as polars quotes (in ", with " doubled) where a comma, quote or line
+    break needs it. An empty string stays empty, as the csv module writes it. Other columns
+    (numbers, dates) need none of it."""
+    import polars as pl
+
+    return _fix_fields(_cell_texts(frame, typed), lambda text: text.str.contains_any(_QUOTED), lambda text: pl.concat_str(
+        pl.lit('"'), text.str.replace_all('"', '""', literal=True), pl.lit('"')))
+
+
+def _cell_texts(frame, typed: bool):
+    """`frame` with each text cell as TableWriter._csv_cell writes it: safe_text, and a typed cell
+    (typed: an xlsx sheet's or a Parquet file's) as the per-record path writes its value."""
     import polars as pl
 
     frame = _fix_fields(frame, lambda text: text.str.contains(_FORMULA), lambda text: pl.concat_str(pl.lit("'"), text))
     if typed:  # each typed cell as the per-record path writes it (after safe_text, which is for text)
         frame = frame.with_columns(_csv_cells(frame.get_column(name)) for name, dtype in frame.schema.items()
                                    if dtype == pl.String)
-    return _fix_fields(frame, lambda text: text.str.contains_any(_QUOTED), lambda text: pl.concat_str(
-        pl.lit('"'), text.str.replace_all('"', '""', literal=True), pl.lit('"')))
+    return frame
 
 
 def _fix_fields(frame, test, change):

@@ -200,14 +200,28 @@ def test_rows_with_no_data_are_skipped_and_row_numbers_stay_lines(tmp_path):
 
 @pytest.mark.parametrize("suffix", [".xlsx", ".parquet"])
 def test_other_output_formats_hold_the_same_cells(tmp_path, suffix):
-    from engine.tabular import Table
-
     source = write_csv(tmp_path / "in.csv", ["applicant_id", "hukou", "training_fee"],
                        [["P1", "本市", "1,200"], ["P2", "mars", "5"], ["=1+1", "", ""]])
     fast = run_batch(RULES, DEFAULT_RULES, source, tmp_path / f"col{suffix}", AS_OF)
     run_batch(RULES, DEFAULT_RULES, source, tmp_path / f"rec{suffix}", AS_OF, workers=1, column_wise=False)
     assert fast.path == "column-wise"
-    assert list(Table(tmp_path / f"col{suffix}").rows()) == list(Table(tmp_path / f"rec{suffix}").rows())
+    assert_same_output(tmp_path / f"col{suffix}", tmp_path / f"rec{suffix}")
+
+
+def assert_same_output(column_wise: Path, per_record: Path) -> None:
+    """The two paths' xlsx or Parquet outputs hold the same cells; Parquet files (results and errors)
+    the same tables, schema and nulls included."""
+    from engine.tabular import Table
+
+    assert list(Table(column_wise).rows()) == list(Table(per_record).rows())
+    if column_wise.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        def errors(path: Path) -> Path:
+            return path.with_name(f"{path.stem}.errors.parquet")
+
+        for ours, theirs in ((column_wise, per_record), (errors(column_wise), errors(per_record))):
+            assert pq.read_table(ours).equals(pq.read_table(theirs)), ours.name
 
 
 TYPED_ROSTERS = settings(max_examples=40, deadline=None,
@@ -256,13 +270,11 @@ def test_an_xlsx_roster_with_typed_cells_gives_the_same_result_in_both_paths(tmp
 def assert_same_typed(tmp_path: Path, source: Path) -> None:
     """Both paths give the same CSV files and summaries, and the same cells in an output of the
     source's own format (typed as they came)."""
-    from engine.tabular import Table
-
     fast, slow = both_paths(tmp_path, source)
     assert_same(tmp_path, fast, slow)
     run_batch(RULES, DEFAULT_RULES, source, tmp_path / f"col{source.suffix}", AS_OF)
     run_batch(RULES, DEFAULT_RULES, source, tmp_path / f"rec{source.suffix}", AS_OF, workers=1, column_wise=False)
-    assert list(Table(tmp_path / f"col{source.suffix}").rows()) == list(Table(tmp_path / f"rec{source.suffix}").rows())
+    assert_same_output(tmp_path / f"col{source.suffix}", tmp_path / f"rec{source.suffix}")
 
 
 def test_a_cell_type_the_encoding_does_not_know_sends_the_sheet_to_the_per_record_path(tmp_path, monkeypatch):
@@ -308,6 +320,16 @@ def test_a_parquet_roster_with_typed_columns_gives_the_same_result_in_both_paths
             columns[name] = pa.array(cells, pa.decimal128(12, 2) if kind == "decimal" else pa.type_for_alias(arrow_type))
     pq.write_table(pa.table(columns), tmp_path / "in.parquet")
     assert_same_typed(tmp_path, tmp_path / "in.parquet")
+
+
+def test_an_empty_text_cell_of_a_parquet_file_comes_out_null_as_the_per_record_path_writes_it(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    source = tmp_path / "in.parquet"
+    pq.write_table(pa.table({"applicant_id": ["P1", "P2"], "hukou": ["", "shanghai"], "姓名": ["", "王"]}), source)
+    assert_same_typed(tmp_path, source)
+    assert pq.read_table(tmp_path / "col.parquet").column("hukou").to_pylist() == [None, "shanghai"]
 
 
 def test_a_parquet_list_column_is_left_to_the_per_record_path(tmp_path):
