@@ -1,8 +1,10 @@
 """Batch at scale, end to end through the command line (process start included): time, rows/s,
 peak memory, and a check that sampled rows equal single evaluation. For CSV, in the same run: the
 per-record path on the first rows of the same file (the baseline), and polars alone reading the
-input and writing the output bytes (the I/O floor), and the same rows as a Parquet file. For xlsx: the per-record path on the same sheet,
-and reading + writing the sheet with our reader (calamine) and writer (engine.xlsxstream), no deciding.
+input and writing the output bytes (the I/O floor), and the same rows as a Parquet file, into CSV
+and into Parquet (against the per-record path, Parquet in and out, on the first rows). For xlsx: the
+per-record path on the same sheet, and reading + writing the sheet with our reader (calamine) and
+writer (engine.xlsxstream), no deciding.
 
     python benchmarks/batch_scale.py [--rows-csv 1000000] [--rows-xlsx 100000] [--dir /tmp/bench]
 """
@@ -128,6 +130,20 @@ def main() -> None:
             result.update(parquet_batch_seconds=round(parquet_s, 1), parquet_rows_per_second=round(rows / parquet_s),
                           parquet_peak_rss_mib=round(parquet_peak),
                           parquet_output_same_as_csv_run=parquet_out.read_bytes() == out.read_bytes())
+            # Parquet in and out; its cells against the CSV run's output (CSV's empty cell is Parquet's null)
+            parquet_pq = options.dir / f"decided-{rows}.parquet"
+            pq_s, pq_peak, _ = run_measured(batch + [str(parquet), "-o", str(parquet_pq)])
+            written, expected = pl.read_parquet(parquet_pq), pl.read_csv(out, infer_schema=False)
+            result.update(parquet_to_parquet_seconds=round(pq_s, 1), parquet_to_parquet_rows_per_second=round(rows / pq_s),
+                          parquet_to_parquet_peak_rss_mib=round(pq_peak),
+                          parquet_to_parquet_cells_same_as_csv_run=written.equals(
+                              expected.rename(dict(zip(expected.columns, written.columns)))))
+            # its baseline: the per-record path, Parquet in and out, on the first rows
+            head_parquet = options.dir / f"head-{options.per_record_rows}.parquet"
+            pl.read_csv(head, infer_schema=False).write_parquet(head_parquet)
+            slow_pq, _, _ = run_measured(batch + ["--per-record", str(head_parquet), "-o",
+                                                  str(options.dir / "head-out.parquet")])
+            result["parquet_to_parquet_over_per_record"] = round(rows / pq_s / (options.per_record_rows / slow_pq), 1)
         else:
             # the baseline: the per-record path on the whole sheet; the floor: read + write, no deciding
             slow, _, _ = run_measured(batch + ["--per-record", str(source), "-o", str(options.dir / "rec-out.xlsx")])
