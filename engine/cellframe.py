@@ -104,7 +104,7 @@ class CellConverter:
                 rows = frame.filter(kinds == kind)
             if rows is None or rows.height == 0:
                 continue
-            typed, kind_problems = self._kind(kind, rows, columns, whole=rows is frame)
+            typed, kind_problems = self._kind(kind, rows, columns)
             problems.append(kind_problems)
             frames[kind] = typed
         problems_frame = pl.concat(problems) if problems else pl.DataFrame(schema=PROBLEM_SCHEMA)
@@ -170,10 +170,10 @@ class CellConverter:
         return self.validators[key]
 
     # ------------------------------------------------------------------------------------------
-    def _kind(self, kind: str, rows: pl.DataFrame, columns: list[_Column],
-              whole: bool) -> tuple[tuple[pl.Series, pl.DataFrame], pl.DataFrame]:
+    def _kind(self, kind: str, rows: pl.DataFrame,
+              columns: list[_Column]) -> tuple[tuple[pl.Series, pl.DataFrame], pl.DataFrame]:
         """The typed frame of the rows of one record type, and their problems. `columns` says what
-        the chunk's columns hold; their distinct cells serve when `rows` is the `whole` chunk."""
+        the chunk's columns hold (the rows of both types)."""
         problems: list[pl.DataFrame] = []
         by_field: dict[str, list[int]] = {}
         for i in self.read:
@@ -203,6 +203,7 @@ class CellConverter:
                 values[name] = indexes[0]
 
         typed_columns: dict[str, pl.Expr] = {}
+        refused: list[tuple[int, str, str, dict[str, str]]] = []  # (order, field, column, bad cell → message)
         order_base = len(self.header)
         for order, (name, fact_type) in enumerate(FACT_TYPES[kind].items(), start=order_base):
             default = records.field_default(kind, name, self.default_as_of)
@@ -226,14 +227,15 @@ class CellConverter:
                 # (a typed cell — an id typed as a number — goes through the validator below)
                 typed_columns[name] = source.str.strip_chars(WHITESPACE)
                 continue
-            cells = columns[single].distinct if single is not None and whole else None
+            # the chunk's distinct cells serve for the rows of one record type too: cells only the
+            # other type's rows hold are validated in vain, but never refuse a row that lacks them
+            cells = columns[single].distinct if single is not None else None
             mapping = self._distinct(cells if cells is not None else rows.select(source.drop_nulls().unique()).to_series(),
                                      (kind, name), self._validator(kind, name))
             good = {cell: value for cell, value in mapping.items() if value is not _BAD}
             bad = {cell: self.messages[(kind, name)][cell] for cell, value in mapping.items() if value is _BAD}
             if bad:
-                problems.append(self._problem(rows, source.is_in(list(bad)), order, name, source,
-                                              source.replace_strict(list(bad), list(bad.values()), default=None)))
+                refused.append((order, name, f"c{single}" if single is not None else f"v.{name}", bad))
             scale = 0
             if fact_type.kind == "number":
                 scale = max([max(0, -Decimal(v).as_tuple().exponent) for v in good.values()], default=0)
@@ -244,6 +246,12 @@ class CellConverter:
                 typed = typed.fill_null(pl.lit(_physical(default, fact_type), dtype))
             typed_columns[name] = typed
 
+        if refused:  # each refused cell's problem, looked for in the few rows that hold one
+            flagged = rows.filter(pl.any_horizontal([pl.col(column).is_in(list(bad)) for _, _, column, bad in refused]))
+            positions = flagged.get_column("position").to_list()
+            found = [(position, order, name, cell, bad[cell]) for order, name, column, bad in refused
+                     for position, cell in zip(positions, flagged.get_column(column).to_list()) if cell in bad]
+            problems.append(pl.DataFrame(found, schema=PROBLEM_SCHEMA, orient="row"))
         typed = rows.select(pl.col("position"), *[expr.alias(name) for name, expr in typed_columns.items()])
         frame_problems = pl.concat(problems) if problems else pl.DataFrame(schema=PROBLEM_SCHEMA)
         return (typed.get_column("position"), typed.drop("position")), frame_problems
