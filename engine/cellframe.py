@@ -44,18 +44,30 @@ class _Column:
     than null, and its distinct cells when they are few. A column of few distinct values is checked
     value by value; one of many (ids, names) column-wise."""
 
-    def __init__(self, column: pl.Series) -> None:
-        distinct = column.drop_nulls().unique()
-        self.distinct: pl.Series | None = None
+    def __init__(self, name: str, distinct: list[str] | None) -> None:
+        cells = pl.col(name)
+        self.distinct: list[str] | None = None
         self.spaces = True
-        if len(distinct) > 5000:
-            self.present = column.is_not_null() & (column.str.strip_chars(WHITESPACE) != "")
+        if distinct is None:  # many distinct cells
+            self.present = cells.is_not_null() & (cells.str.strip_chars(WHITESPACE) != "")
             return
-        blank = [cell for cell in distinct.to_list() if records.is_blank(cell)]
+        blank = [cell for cell in distinct if records.is_blank(cell)]
         if blank:
-            self.present = column.is_not_null() & ~column.is_in(blank)
+            self.present = cells.is_not_null() & ~cells.is_in(blank)
             return
-        self.present, self.distinct, self.spaces = column.is_not_null(), distinct, False
+        self.present, self.distinct, self.spaces = cells.is_not_null(), distinct, False
+
+    @staticmethod
+    def survey(raw: pl.DataFrame) -> tuple[list["_Column"], pl.DataFrame]:
+        """Each column of `raw`, and the frame of which cells are present (p0, p1, …): a few
+        queries over all the columns at once, which polars runs in parallel."""
+        counts = raw.select(pl.all().drop_nulls().n_unique()).row(0) if raw.width else ()
+        few = [name for name, count in zip(raw.columns, counts) if count <= 5000]
+        distinct = dict(zip(few, raw.select(pl.col(name).drop_nulls().unique().implode() for name in few).row(0))
+                        if few else ())
+        columns = [_Column(name, distinct.get(name)) for name in raw.columns]
+        present = raw.select(column.present.alias(f"p{i}") for i, column in enumerate(columns))
+        return columns, present
 
 
 @dataclass
@@ -86,8 +98,7 @@ class CellConverter:
     # ------------------------------------------------------------------------------------------
     def convert(self, raw: pl.DataFrame) -> Converted:
         """Rows with no data at all are dropped (`kept`), as engine.tabular.Table.rows drops them."""
-        columns = [_Column(raw.get_column(f"c{i}")) for i in range(raw.width)]
-        present = pl.DataFrame([column.present.alias(f"p{i}") for i, column in enumerate(columns)])
+        columns, present = _Column.survey(raw)
         kept = present.select(pl.any_horizontal(pl.all())).to_series() if raw.width else pl.Series([], dtype=pl.Boolean)
         frame = pl.concat([raw, present], how="horizontal")
         if not kept.all():  # the rows dropped hold only null cells where a column kept its distinct cells
@@ -119,7 +130,8 @@ class CellConverter:
             return None, []
         codes = []
         for i in self.type_columns:
-            mapping = self._distinct(frame.get_column(f"c{i}"), ("", "record_type"), records.record_type_of)
+            mapping = self._distinct(frame.get_column(f"c{i}").drop_nulls().unique().to_list(), ("", "record_type"),
+                                     records.record_type_of)
             codes.append(pl.col(f"c{i}").replace_strict(list(mapping), [v if v is not _BAD else "!" for v in
                                                                        mapping.values()], default=None))
         typed = frame.select(pl.col("position"), *[c.alias(f"k{n}") for n, c in enumerate(codes)])
@@ -147,12 +159,11 @@ class CellConverter:
         return typed.select(kinds.alias("kind"))["kind"], problems
 
     # ------------------------------------------------------------------------------------------
-    def _distinct(self, cells: pl.Series, key: tuple[str, str], validate) -> dict[Any, Any]:
-        """Each distinct non-blank cell of `column` → its validated value (_BAD if refused; the
-        message is kept in self.messages[key]); memoised per key across chunks."""
+    def _distinct(self, cells: list[str], key: tuple[str, str], validate) -> dict[Any, Any]:
+        """Each of the distinct cells `cells` (not null), if not blank → its validated value (_BAD if
+        refused; the message is kept in self.messages[key]); memoised per key across chunks."""
         memo = self.memo.setdefault(key, {})
         messages = self.messages.setdefault(key, {})
-        cells = cells.drop_nulls().unique().to_list()
         for cell in cells:
             if cell in memo or records.is_blank(cell):
                 continue
@@ -230,8 +241,9 @@ class CellConverter:
             # the chunk's distinct cells serve for the rows of one record type too: cells only the
             # other type's rows hold are validated in vain, but never refuse a row that lacks them
             cells = columns[single].distinct if single is not None else None
-            mapping = self._distinct(cells if cells is not None else rows.select(source.drop_nulls().unique()).to_series(),
-                                     (kind, name), self._validator(kind, name))
+            if cells is None:
+                cells = rows.select(source.drop_nulls().unique()).to_series().to_list()
+            mapping = self._distinct(cells, (kind, name), self._validator(kind, name))
             good = {cell: value for cell, value in mapping.items() if value is not _BAD}
             bad = {cell: self.messages[(kind, name)][cell] for cell, value in mapping.items() if value is _BAD}
             if bad:
