@@ -208,10 +208,13 @@ def batch(in_path: Path, out_path: Path, as_of: date | None, explain_path: Path 
     Rows with errors go to the error sheet (xlsx) or OUT's .errors file (csv, parquet); the others
     still go through. Exit 1 when any row failed.
     """
+    from engine.allocator import keep_freed_memory
     from engine.batch import run_batch
     from engine.loader import DEFAULT_RULES
 
     from engine.tabular import table_format
+
+    keep_freed_memory()  # before polars starts
 
     table_format(in_path), table_format(out_path)
     if in_path.resolve() == out_path.resolve():

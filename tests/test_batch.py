@@ -193,3 +193,37 @@ def test_two_workers_give_the_same_output_as_one(tmp_path):
     run_batch(RULESET, DEFAULT_RULES, source, tmp_path / "one.csv", date(2024, 6, 1), workers=1)
     run_batch(RULESET, DEFAULT_RULES, source, tmp_path / "two.csv", date(2024, 6, 1), workers=2)
     assert (tmp_path / "one.csv").read_bytes() == (tmp_path / "two.csv").read_bytes()
+
+
+ALLOCATOR_PROBE = ("import os, sys; from engine.allocator import keep_freed_memory; keep_freed_memory(); "
+                   "import polars; print(os.environ.get('_RJEM_MALLOC_CONF'))")
+
+
+@pytest.mark.parametrize("given, kept", [(None, "narenas:1,dirty_decay_ms:-1,muzzy_decay_ms:-1,background_thread:false"),
+                                         ("dirty_decay_ms:1000", "dirty_decay_ms:1000")])
+def test_a_batch_keeps_freed_memory_unless_the_user_set_the_allocator(given, kept):
+    """The batch's allocator setting reaches polars (set before it starts: polars appends it to its
+    own, and jemalloc takes the last value of each option); a user's own wins."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "_RJEM_MALLOC_CONF"}
+    if given is not None:
+        env["_RJEM_MALLOC_CONF"] = given
+    probe = subprocess.run([sys.executable, "-c", ALLOCATOR_PROBE], capture_output=True, text=True, env=env,
+                           cwd=Path(__file__).resolve().parent.parent, check=True)
+    conf = probe.stdout.strip()
+    assert conf.endswith("," + kept) and (given is None or "narenas" not in conf)
+
+
+def test_the_allocator_is_left_alone_once_polars_has_started(monkeypatch):
+    import polars  # noqa: F401  (started, as in this test process)
+
+    from engine.allocator import keep_freed_memory
+
+    monkeypatch.delenv("_RJEM_MALLOC_CONF", raising=False)
+    keep_freed_memory()
+    import os
+
+    assert "_RJEM_MALLOC_CONF" not in os.environ  # too late to reach polars: not pretended
