@@ -1,6 +1,7 @@
 """Batch evaluation of spreadsheets as back-office staff run it."""
 import csv
 import json
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -218,12 +219,13 @@ def test_a_batch_keeps_freed_memory_unless_the_user_set_the_allocator(given, kep
 
 
 def test_the_allocator_is_left_alone_once_polars_has_started(monkeypatch):
-    import polars  # noqa: F401  (started, as in this test process)
+    import os
+
+    import polars
 
     from engine.allocator import keep_freed_memory
 
+    assert polars.__name__ in sys.modules  # started, as in this test process
     monkeypatch.delenv("_RJEM_MALLOC_CONF", raising=False)
     keep_freed_memory()
-    import os
-
     assert "_RJEM_MALLOC_CONF" not in os.environ  # too late to reach polars: not pretended
