@@ -313,8 +313,8 @@ class TableWriter:
 
         if self._buffers[which]:
             self._flush_parquet(which)  # rows written one by one go first
-        texts = frame.select(pl.when(pl.col(c).cast(pl.String) != "").then(pl.col(c).cast(pl.String)).alias(c)
-                             for c in frame.columns)
+        texts = frame.select(pl.when(text != "").then(text).alias(c) for c, text in
+                             ((c, pl.col(c).cast(pl.String)) for c in frame.columns))
         self._parquet_columns(which, [column.to_arrow().cast(pa.string()) for column in texts.get_columns()])
 
     def _parquet_columns(self, which: int, columns: list) -> None:

@@ -1,6 +1,8 @@
 """Batch evaluation of spreadsheets as back-office staff run it."""
 import csv
 import json
+import os
+import subprocess
 import sys
 from datetime import date
 from pathlib import Path
@@ -205,10 +207,6 @@ ALLOCATOR_PROBE = ("import os, sys; from engine.allocator import keep_freed_memo
 def test_a_batch_keeps_freed_memory_unless_the_user_set_the_allocator(given, kept):
     """The batch's allocator setting reaches polars (set before it starts: polars appends it to its
     own, and jemalloc takes the last value of each option); a user's own wins."""
-    import os
-    import subprocess
-    import sys
-
     env = {k: v for k, v in os.environ.items() if k != "_RJEM_MALLOC_CONF"}
     if given is not None:
         env["_RJEM_MALLOC_CONF"] = given
@@ -219,8 +217,6 @@ def test_a_batch_keeps_freed_memory_unless_the_user_set_the_allocator(given, kep
 
 
 def test_the_allocator_is_left_alone_once_polars_has_started(monkeypatch):
-    import os
-
     import polars
 
     from engine.allocator import keep_freed_memory
