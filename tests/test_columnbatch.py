@@ -168,6 +168,16 @@ def test_lines_copied_whole_or_written_cell_by_cell_give_the_same_file(tmp_path,
     assert_same(tmp_path, fast, slow)
 
 
+def test_a_bare_carriage_return_is_left_to_the_per_record_path(tmp_path):
+    """A carriage return that ends no line (old Mac line ends, or one in a cell) would make polars and the csv
+    module see different rows: such a file is decided row by row, as the per-record path reads it."""
+    source = tmp_path / "cr.csv"
+    source.write_bytes(b"applicant_id,hukou\r\nP1,shanghai\r\nP2,sh\ranghai\r\n")
+    summary = run_batch(RULES, DEFAULT_RULES, source, tmp_path / "out.csv", AS_OF, workers=1)
+    assert summary.path == "per-record (the file has line ends other than \\n and \\r\\n)"
+    assert summary.rows == 3  # the csv module ends a row at the bare \r: "P2,sh" and "anghai"
+
+
 def test_a_cell_spanning_lines_across_a_block_cut_is_left_to_the_per_record_path(tmp_path, monkeypatch):
     import engine.columnbatch
 
