@@ -256,10 +256,12 @@ class TableWriter:
 
     # CSV
     def _start_csv(self) -> None:
+        from engine.directfile import open_text
+
         self._streams = []
         self._writers = []
         for target, header in ((self.path, self.header), (self._errors_path, self.error_header)):
-            stream = self._temporary(target).open("w", encoding="utf-8-sig", newline="")
+            stream = open_text(self._temporary(target), "utf-8-sig")  # gigabytes written once: engine.directfile
             writer = csv.writer(stream)
             writer.writerow([safe_text(h) for h in header])
             self._streams.append(stream)
