@@ -327,9 +327,10 @@ def _chunks(path: Path, width: int) -> Iterator[Any]:
                 if block:
                     continue  # a line longer than a block: read on
                 return
-            lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
             if b"\r" in data and data.count(b"\r") != data.count(b"\r\n"):  # two passes only where \r is
                 raise Refused("the file has line ends other than \\n and \\r\\n")
+            texts = _block_lines(data)  # a row per line, so it counts them too (a blank line is null)
+            lines = len(texts) if texts is not None else data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
             try:  # each block under the file's own header line: polars takes the width from it
                 frame = pl.read_csv(header + data, has_header=True, new_columns=names, infer_schema=False,
                                     encoding="utf8", truncate_ragged_lines=False, raise_if_empty=False)
@@ -340,21 +341,20 @@ def _chunks(path: Path, width: int) -> Iterator[Any]:
             if frame.height != lines:
                 raise Refused("a cell spans lines, so rows are not lines")
             frame = frame.with_columns(pl.int_range(line, line + lines, dtype=pl.UInt32).alias("__row"))
-            texts = _block_lines(data)
-            yield frame.with_columns(texts.alias("__line")) if len(texts) == lines else frame
+            yield frame.with_columns(texts.alias("__line")) if texts is not None else frame
             line += lines
             if not block:
                 return
 
 
-def _block_lines(data: bytes):
+def _block_lines(data: bytes) -> Any:
     """Each line of a block as text, without its line end (null for a blank line), for the writer
     to copy a line whose cells it would write the same (TableWriter.write_frame): the block read
-    as one column, split at a byte that is not in it (none if it holds that byte)."""
+    as one column, split at a byte that is not in it (None if it holds that byte)."""
     import polars as pl
 
     if _UNUSED in data:
-        return pl.Series([], dtype=pl.String)
+        return None
     return pl.read_csv(data, has_header=False, separator=_UNUSED.decode(), quote_char=None, new_columns=["line"],
                        infer_schema=False, encoding="utf8", raise_if_empty=False).to_series()
 

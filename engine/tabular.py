@@ -449,17 +449,17 @@ def _fix_fields(frame, test, change):
 
 def _line_texts(cells, lines):
     """The CSV text of each row of `cells` (the text cells polars parsed from `lines`): its line
-    where writing them would give it back — no quote in it (so every comma separates two cells), as
-    many cells as the frame has columns (checked by length), and none safe_text changes — else
-    the cells written (_csv_fields) and joined."""
+    where writing them would give it back — no quote in it (so polars split it at every comma, and
+    the cells are its pieces), a cell per column (so as many commas as the frame has columns, less
+    one: a shorter line was filled up with empty cells), and none safe_text changes — else the
+    cells written (_csv_fields) and joined."""
     import polars as pl
 
     line = pl.col("__line")
-    copied = cells.with_columns(lines.alias("__line")).select(
+    copied = lines.to_frame("__line").select(
         line.is_not_null() & ~line.str.contains('"', literal=True)
         & ~pl.any_horizontal([line.str.starts_with(c) | line.str.contains("," + c, literal=True) for c in _FORMULA_START])
-        & (line.str.len_bytes() == pl.sum_horizontal(pl.col(c).str.len_bytes().fill_null(0) for c in cells.columns)
-           + (cells.width - 1))).to_series()
+        & (line.str.count_matches(",", literal=True) == cells.width - 1)).to_series()
     written = copied.not_().arg_true()
     if len(written) == 0:
         return lines
