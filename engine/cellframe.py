@@ -41,14 +41,14 @@ PROBLEM_SCHEMA = {"position": pl.UInt32, "order": pl.UInt32, "field": pl.String,
 class _Column:
     """What one input column of a chunk holds: which cells are present (not blank: parse_record
     treats None and spaces-only text as an absent key), whether some blank cells are spaces rather
-    than null, and its distinct cells when they are few. A column of few distinct values is checked
-    value by value; one of many (ids, names) column-wise."""
+    than null, and its distinct cells where they are validated one by one. A column of plain text
+    (ids, names: a distinct value per row) or of no field is not: its cells are never looked up."""
 
     def __init__(self, name: str, distinct: list[str] | None) -> None:
         cells = pl.col(name)
         self.distinct: list[str] | None = None
         self.spaces = True
-        if distinct is None:  # many distinct cells
+        if distinct is None:  # cells not looked up
             self.present = cells.is_not_null() & (cells.str.strip_chars(WHITESPACE) != "")
             return
         blank = [cell for cell in distinct if records.is_blank(cell)]
@@ -58,13 +58,13 @@ class _Column:
         self.present, self.distinct, self.spaces = cells.is_not_null(), distinct, False
 
     @staticmethod
-    def survey(raw: pl.DataFrame) -> tuple[list["_Column"], pl.DataFrame]:
-        """Each column of `raw`, and the frame of which cells are present (p0, p1, …): a few
-        queries over all the columns at once, which polars runs in parallel."""
-        counts = raw.select(pl.all().drop_nulls().n_unique()).row(0) if raw.width else ()
-        few = [name for name, count in zip(raw.columns, counts) if count <= 5000]
-        distinct = dict(zip(few, raw.select(pl.col(name).drop_nulls().unique().implode() for name in few).row(0))
-                        if few else ())
+    def survey(raw: pl.DataFrame, looked_up: set[str]) -> tuple[list["_Column"], pl.DataFrame]:
+        """Each column of `raw`, with its distinct cells if it is `looked_up`, and the frame of which
+        cells are present (p0, p1, …): two queries over all the columns at once, which polars runs
+        in parallel."""
+        names = [name for name in raw.columns if name in looked_up]
+        distinct = dict(zip(names, raw.select(pl.col(name).drop_nulls().unique().implode() for name in names).row(0))
+                        if names else ())
         columns = [_Column(name, distinct.get(name)) for name in raw.columns]
         present = raw.select(column.present.alias(f"p{i}") for i, column in enumerate(columns))
         return columns, present
@@ -91,6 +91,11 @@ class CellConverter:
         self.typed = typed  # cells may be typed (engine.tabular.encode_cell): xlsx, Parquet
         self.read = [i for i, h in enumerate(self.header) if field_for_header(h) is not None]
         self.type_columns = [i for i in self.read if field_for_header(self.header[i]) == "record_type"]
+        # the columns whose distinct cells are validated: every read column but plain text ones,
+        # stripped column-wise (a chunk with a typed text cell looks its cells up in _kind)
+        self.looked_up = {f"c{i}" for i in self.read if not all(
+            records.cell_kind(kind, name).parse is records._to_text for kind in FACT_TYPES
+            if (name := records.field_of(kind, self.header[i])) is not None)}
         self.memo: dict[tuple[str, str], dict[Any, Any]] = {}
         self.validators: dict[tuple[str, str], Any] = {}
         self.messages: dict[tuple[str, str], dict[Any, str]] = {}  # refused cell → parse_record's message
@@ -98,7 +103,7 @@ class CellConverter:
     # ------------------------------------------------------------------------------------------
     def convert(self, raw: pl.DataFrame) -> Converted:
         """Rows with no data at all are dropped (`kept`), as engine.tabular.Table.rows drops them."""
-        columns, present = _Column.survey(raw)
+        columns, present = _Column.survey(raw, self.looked_up)
         kept = present.select(pl.any_horizontal(pl.all())).to_series() if raw.width else pl.Series([], dtype=pl.Boolean)
         frame = pl.concat([raw, present], how="horizontal")
         if not kept.all():  # the rows dropped hold only null cells where a column kept its distinct cells
@@ -252,8 +257,11 @@ class CellConverter:
             if fact_type.kind == "number":
                 scale = max([max(0, -Decimal(v).as_tuple().exponent) for v in good.values()], default=0)
             dtype = _dtype(fact_type, scale)
-            typed = source.replace_strict(list(good), pl.Series([_physical(v, fact_type) for v in good.values()],
-                                                                dtype=dtype), default=None, return_dtype=dtype)
+            # each row's cell as its index among the distinct cells (an Enum of them: one lookup a row,
+            # half the cost of replace_strict's join) picks its typed value; blank and refused: null
+            by_index = pl.Series([_physical(good[cell], fact_type) if cell in good else None for cell in cells],
+                                 dtype=dtype)
+            typed = pl.lit(by_index).gather(source.cast(pl.Enum(cells)).to_physical()) if cells else pl.lit(None, dtype)
             if default is not None:
                 typed = typed.fill_null(pl.lit(_physical(default, fact_type), dtype))
             typed_columns[name] = typed
