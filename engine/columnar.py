@@ -83,7 +83,9 @@ from engine.types import UNSET, LabelledEnum
 __all__ = ["CompiledRuleset", "ColumnarError", "records_to_frame", "frame_schema", "evaluate_expression", "OUTCOMES"]
 
 OUTCOMES = ("eligible", "ineligible", "undetermined")
-OUTCOME_DTYPE = pl.Enum(list(OUTCOMES))
+# "error" is never decided here: it is the batch's outcome for a row refused before deciding
+# (engine.batch.ROW_ERROR), set in place in the decided columns (engine.columnbatch)
+OUTCOME_DTYPE = pl.Enum([*OUTCOMES, "error"])
 AMOUNT_DTYPE = pl.Decimal(38, 2)
 
 PYTHON_DIGITS = 28  # decimal.getcontext().prec: the per-record path rounds beyond this

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import codecs
 import os
+import re
 import tempfile
 import threading
 from concurrent.futures import Future
@@ -156,7 +157,7 @@ def _decisions(converted, compiled: dict, ruleset: Ruleset, programmes: list[str
     Outcomes and reasons stay categorical: they take few values, so the writer checks those alone."""
     import polars as pl
 
-    from engine.columnar import CompiledRuleset
+    from engine.columnar import OUTCOME_DTYPE, CompiledRuleset
 
     bad = converted.problems["position"].unique()
     outcome_error, amount_error, reason_error = ROW_ERROR
@@ -165,8 +166,6 @@ def _decisions(converted, compiled: dict, ruleset: Ruleset, programmes: list[str
         if kind not in compiled:
             compiled[kind] = CompiledRuleset(ruleset, kind)
         decided = compiled[kind].decide(typed)
-        ok = ~positions.is_in(bad.implode()) if len(bad) else None
-        _count(decided if ok is None else decided.filter(ok), compiled[kind].programmes, summary)
         parts.append(decided.with_columns(positions.alias("position")))
         covered.append(positions)
     refused = bad.filter(~bad.is_in(pl.concat(covered).implode())) if covered else bad
@@ -179,29 +178,43 @@ def _decisions(converted, compiled: dict, ruleset: Ruleset, programmes: list[str
     frame = frame.select(pl.col("position"), *[
         pl.col(c) if c in frame.columns else pl.lit(None, pl.Decimal(38, 2) if c.endswith(".amount") else pl.String)
         .alias(c) for c in columns])
+    frame = frame.drop("position")  # rows are in position order: a position is a row index
     if len(bad):  # a row with problems: "error" in every programme, as RowDecider.error_columns
-        error = pl.col("position").is_in(bad.implode())
-        marks = {"outcome": outcome_error, "amount": amount_error, "reason": reason_error}
-        frame = frame.with_columns(
-            pl.when(error).then(pl.lit(marks[c.rsplit(".", 1)[1]]).cast(pl.Categorical))
-            .otherwise(pl.col(c).cast(pl.Categorical)).alias(c) if not c.endswith(".amount")
-            else pl.when(~error).then(pl.col(c)).alias(c) for c in columns)
-    return frame.drop("position")
+        # set in those few rows only (scatter), not chosen row by row over every column
+        marked = []
+        for column in frame.get_columns():
+            if column.name.endswith(".outcome"):  # OUTCOME_DTYPE has "error" (a programme not decided: null text)
+                marked.append((column if column.dtype == OUTCOME_DTYPE else column.cast(OUTCOME_DTYPE))
+                              .scatter(bad, outcome_error))
+            elif column.name.endswith(".amount"):
+                marked.append(column.scatter(bad, pl.Series([amount_error], dtype=column.dtype)))
+            else:
+                marked.append(column.cast(pl.Categorical).scatter(bad, reason_error))
+        frame = pl.DataFrame(marked)
+    _count(frame, programmes, summary)
+    return frame
 
 
-def _count(decided, programmes: list[str], summary: Summary) -> None:
-    """Outcome counts and amount totals per programme, as RowDecider.decision_columns adds them."""
+def _count(frame, programmes: list[str], summary: Summary) -> None:
+    """Outcome counts and amount totals per programme, as RowDecider.decision_columns adds them:
+    over the rows decided (a refused row is "error" and has no amount; a programme of the other
+    record type is null), in one query over all programmes."""
     import polars as pl
 
-    if decided.height == 0:
+    if frame.height == 0:
         return
-    totals = decided.select([pl.col(f"{p}.amount").sum().alias(p) for p in programmes]).row(0, named=True)
+    found = frame.select(
+        *[pl.col(f"{p}.outcome").value_counts(name="n").implode().alias(f"{p}.counts") for p in programmes],
+        *[pl.col(f"{p}.amount").sum().alias(f"{p}.total") for p in programmes],
+        *[pl.col(f"{p}.amount").count().alias(f"{p}.amounts") for p in programmes]).row(0, named=True)
     for programme in programmes:
-        counts = summary.outcomes.setdefault(programme, {})
-        for outcome, count in decided.get_column(f"{programme}.outcome").value_counts().iter_rows():
-            counts[outcome] = counts.get(outcome, 0) + count
-        if decided.get_column(f"{programme}.amount").null_count() < decided.height:
-            summary.amounts[programme] = summary.amounts.get(programme, Decimal(0)) + Decimal(totals[programme])
+        for count in found[f"{programme}.counts"]:
+            outcome = count[f"{programme}.outcome"]
+            if outcome is not None and outcome != ROW_ERROR[0]:
+                counts = summary.outcomes.setdefault(programme, {})
+                counts[outcome] = counts.get(outcome, 0) + count["n"]
+        if found[f"{programme}.amounts"]:
+            summary.amounts[programme] = summary.amounts.get(programme, Decimal(0)) + Decimal(found[f"{programme}.total"])
 
 
 # ------------------------------------------------------------------------------------- reading
@@ -327,7 +340,7 @@ def _chunks(path: Path, width: int) -> Iterator[Any]:
                 if block:
                     continue  # a line longer than a block: read on
                 return
-            if b"\r" in data and data.count(b"\r") != data.count(b"\r\n"):  # two passes only where \r is
+            if _LONE_CR.search(data):
                 raise Refused("the file has line ends other than \\n and \\r\\n")
             texts = _block_lines(data)  # a row per line, so it counts them too (a blank line is null)
             lines = len(texts) if texts is not None else data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
@@ -360,3 +373,4 @@ def _block_lines(data: bytes) -> Any:
 
 
 _UNUSED = b"\x1f"  # the ASCII unit separator: not in the text of an office roster
+_LONE_CR = re.compile(rb"\r(?!\n)")  # a carriage return that does not end a \r\n line
