@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as _dt
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Callable, Collection
 
 import polars as pl
 
@@ -85,10 +85,14 @@ class Converted:
 class CellConverter:
     """Converts chunks of one input layout (its header) for a run dated `default_as_of`."""
 
-    def __init__(self, header: list[str], default_as_of: _dt.date, typed: bool = False) -> None:
+    def __init__(self, header: list[str], default_as_of: _dt.date, typed: bool = False,
+                 reads: Callable[[str], Collection[str]] | None = None) -> None:
         self.header = [str(h) for h in header]
         self.default_as_of = default_as_of
         self.typed = typed  # cells may be typed (engine.tabular.encode_cell): xlsx, Parquet
+        # reads(kind): the fields the rules of that record type read; the typed frame has those
+        # columns only (every field is still validated). None: every field.
+        self.reads = reads
         self.read = [i for i, h in enumerate(self.header) if field_for_header(h) is not None]
         self.type_columns = [i for i in self.read if field_for_header(self.header[i]) == "record_type"]
         # the columns whose distinct cells are validated: every read column but plain text ones,
@@ -219,6 +223,7 @@ class CellConverter:
                 values[name] = indexes[0]
 
         typed_columns: dict[str, pl.Expr] = {}
+        wanted = set(self.reads(kind)) if self.reads is not None else set(FACT_TYPES[kind])
         refused: list[tuple[int, str, str, dict[str, str]]] = []  # (order, field, column, bad cell → message)
         order_base = len(self.header)
         for order, (name, fact_type) in enumerate(FACT_TYPES[kind].items(), start=order_base):
@@ -229,7 +234,7 @@ class CellConverter:
                 if records.field_spec(kind, name).required:
                     problems.append(self._problem(rows, pl.lit(True), order, name, pl.lit(None, pl.String),
                                                   pl.lit("is required")))
-                if default is not None:
+                if default is not None and name in wanted:
                     typed_columns[name] = pl.lit(_physical(default, fact_type), _dtype(fact_type, 0))
                 continue
             single = values[name] if type(values[name]) is int else None
@@ -241,7 +246,8 @@ class CellConverter:
                     self.typed and rows.select(source.str.starts_with(TYPED).any()).item()):
                 # str.strip() column-wise; blank was settled above, so nothing here can be refused
                 # (a typed cell — an id typed as a number — goes through the validator below)
-                typed_columns[name] = source.str.strip_chars(WHITESPACE)
+                if name in wanted:
+                    typed_columns[name] = source.str.strip_chars(WHITESPACE)
                 continue
             # the chunk's distinct cells serve for the rows of one record type too: cells only the
             # other type's rows hold are validated in vain, but never refuse a row that lacks them
@@ -253,6 +259,8 @@ class CellConverter:
             bad = {cell: self.messages[(kind, name)][cell] for cell, value in mapping.items() if value is _BAD}
             if bad:
                 refused.append((order, name, f"c{single}" if single is not None else f"v.{name}", bad))
+            if name not in wanted:
+                continue  # validated, not read
             scale = 0
             if fact_type.kind == "number":
                 scale = max([max(0, -Decimal(v).as_tuple().exponent) for v in good.values()], default=0)
@@ -267,7 +275,8 @@ class CellConverter:
             typed_columns[name] = typed
 
         if refused:  # each refused cell's problem, looked for in the few rows that hold one
-            flagged = rows.filter(pl.any_horizontal([pl.col(column).is_in(list(bad)) for _, _, column, bad in refused]))
+            flagged = rows.select("position", *dict.fromkeys(column for _, _, column, _ in refused)).filter(
+                pl.any_horizontal([pl.col(column).is_in(list(bad)) for _, _, column, bad in refused]))
             positions = flagged.get_column("position").to_list()
             found = [(position, order, name, cell, bad[cell]) for order, name, column, bad in refused
                      for position, cell in zip(positions, flagged.get_column(column).to_list()) if cell in bad]

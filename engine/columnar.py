@@ -1250,6 +1250,11 @@ class CompiledRuleset:
     def columns(self) -> list[str]:
         return [f"{p}.{c}" for p in self.programmes for c in ("outcome", "amount", "reason")]
 
+    @property
+    def facts_read(self) -> list[str]:
+        """The record fields the programmes read (as_of always): decide() needs no other column."""
+        return next(iter(self._compiled.values())).facts_used
+
     def decide(self, frame: pl.DataFrame | pl.LazyFrame, *, reasons: bool = True) -> pl.DataFrame:
         """Decision columns for every row of `frame` (with `reasons=False`, no reason columns)."""
         if isinstance(frame, pl.LazyFrame):

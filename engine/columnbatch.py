@@ -56,7 +56,13 @@ def run_column_batch(ruleset: Ruleset, table, out_path: Path, default_as_of: dat
     try:
         programmes = sorted(ruleset.programmes)
         compiled: dict[str, CompiledRuleset] = {}
-        converter = CellConverter(header, default_as_of, typed=typed)
+
+        def reads(kind: str) -> list[str]:  # the fields a record type's rules read: compiled on first use
+            if kind not in compiled:
+                compiled[kind] = CompiledRuleset(ruleset, kind)
+            return compiled[kind].facts_read
+
+        converter = CellConverter(header, default_as_of, typed=typed, reads=reads)
         id_column = next((i for i, h in enumerate(header) if field_for_header(h) == "applicant_id"), None)
         summary = Summary(unknown_columns=unknown_columns(header))
         output_header = list(header) + [f"{p}.{c}" for p in programmes for c in ("outcome", "amount", "reason")]

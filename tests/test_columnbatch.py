@@ -351,3 +351,25 @@ def test_a_parquet_list_column_is_left_to_the_per_record_path(tmp_path):
     summary = run_batch(RULES, DEFAULT_RULES, source, tmp_path / "out.csv", AS_OF, workers=1)
     assert summary.path.startswith("per-record (a cell of type <class 'list'>")
     assert summary.rows == 2
+
+
+def test_the_typed_frame_holds_the_fields_the_rules_read_and_every_field_is_still_validated():
+    import polars as pl
+
+    from engine.cellframe import CellConverter
+    from engine.columnar import CompiledRuleset
+
+    compiled = CompiledRuleset(RULES, "person")
+    read = set(compiled.facts_read)
+    assert "as_of" in read and "hukou" in read and "name" not in read and "hire_date" not in read
+    header = ["applicant_id", "name", "hire_date", "hukou", "training_hours"]
+    raw = pl.DataFrame({f"c{i}": column for i, column in enumerate(
+        [["P1", "P2"], ["张三", " 李四 "], ["2020-01-02", "2024-02-30"], ["shanghai", "上海"], ["24", "-1"]])})
+    converter = CellConverter(header, AS_OF, reads=lambda kind: compiled.facts_read)
+    converted = converter.convert(raw)
+    positions, typed = converted.frames["person"]
+    assert set(typed.columns) == read & {"as_of", "hukou", "training_hours"} | {"as_of"}
+    # hire_date is not read, yet a date that is not one is refused, as per record
+    assert sorted(converted.problems.select("position", "field").rows()) == [(1, "hire_date"), (1, "training_hours")]
+    everything = CellConverter(header, AS_OF).convert(raw).frames["person"][1]
+    assert {"name", "hire_date", "applicant_id"} <= set(everything.columns)
