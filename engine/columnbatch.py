@@ -160,7 +160,7 @@ def _in_thread(call: Callable[..., Any], *args: Any) -> Future:
 def _decisions(converted, compiled: dict, ruleset: Ruleset, programmes: list[str], height: int,
                summary: Summary):
     """The decision columns of a chunk, in row order; a row with problems is marked as an error.
-    Outcomes and reasons stay categorical: they take few values, so the writer checks those alone."""
+    Outcomes (an Enum) and reasons (categorical) take few values, so the writer checks those alone."""
     import polars as pl
 
     from engine.columnar import OUTCOME_DTYPE, CompiledRuleset
@@ -348,13 +348,13 @@ def _chunks(path: Path, width: int) -> Iterator[Any]:
                 return
             if _LONE_CR.search(data):
                 raise Refused("the file has line ends other than \\n and \\r\\n")
-            texts = _block_lines(data)  # a row per line, so it counts them too (a blank line is null)
-            lines = len(texts) if texts is not None else data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
             try:  # each block under the file's own header line: polars takes the width from it
+                texts = _block_lines(data)  # a row per line, so it counts them too (a blank line is null)
                 frame = pl.read_csv(header + data, has_header=True, new_columns=names, infer_schema=False,
                                     encoding="utf8", truncate_ragged_lines=False, raise_if_empty=False)
-            except Exception as error:
+            except Exception as error:  # text that is not UTF-8 past what the encoding was sniffed from
                 raise Refused(f"polars cannot read it: {error}") from None
+            lines = len(texts) if texts is not None else data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
             if frame.width != width:
                 raise Refused(f"the header has {frame.width} cells for polars and {width} for Python's csv")
             if frame.height != lines:
@@ -368,14 +368,18 @@ def _chunks(path: Path, width: int) -> Iterator[Any]:
 
 def _block_lines(data: bytes) -> Any:
     """Each line of a block as text, without its line end (null for a blank line), for the writer
-    to copy a line whose cells it would write the same (TableWriter.write_frame): the block read
-    as one column, split at a byte that is not in it (None if it holds that byte)."""
+    to copy a line whose cells it would write the same (TableWriter.write_frame; null where not
+    known): the block read as one column, split at a byte that is not in it (None if it holds that
+    byte)."""
     import polars as pl
 
     if _UNUSED in data:
         return None
-    return pl.read_csv(data, has_header=False, separator=_UNUSED.decode(), quote_char=None, new_columns=["line"],
-                       infer_schema=False, encoding="utf8", raise_if_empty=False).to_series()
+    lines = pl.read_csv(data, has_header=False, separator=_UNUSED.decode(), quote_char=None, new_columns=["line"],
+                        infer_schema=False, encoding="utf8", raise_if_empty=False).to_series()
+    if data.startswith(codecs.BOM_UTF8) and len(lines):  # polars drops a BOM that starts its input, the
+        lines = lines.scatter(0, None)  # block's cells keep it: that line is not known, so not copied
+    return lines
 
 
 _UNUSED = b"\x1f"  # the ASCII unit separator: not in the text of an office roster

@@ -56,8 +56,8 @@ class DirectFile(io.RawIOBase):
             self._filled += take
             done += take
             if self._filled == len(self._view):
+                self._filled = 0  # first: a buffer whose write failed is not written again by close()
                 self._write_out(self._view)
-                self._filled = 0
         return size
 
     def _write_out(self, view: memoryview) -> None:
@@ -88,12 +88,15 @@ class DirectFile(io.RawIOBase):
             if self._filled > whole:  # the last, partial block: not aligned, so not direct
                 self._stop_direct()
                 self._write_out(self._view[whole:self._filled])
-        finally:
+        finally:  # the descriptor is closed whatever failed, and a failed write's error is the one raised
             self._filled = 0
-            self._view.release()
-            self._buffer.close()
             os.close(self._fd)
             super().close()
+            try:
+                self._view.release()
+                self._buffer.close()
+            except BufferError:
+                pass  # a failed write's traceback still holds a slice of the buffer: freed with it
 
 
 def open_text(path: os.PathLike | str, encoding: str) -> io.TextIOWrapper:

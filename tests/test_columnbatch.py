@@ -373,3 +373,35 @@ def test_the_typed_frame_holds_the_fields_the_rules_read_and_every_field_is_stil
     assert sorted(converted.problems.select("position", "field").rows()) == [(1, "hire_date"), (1, "training_hours")]
     everything = CellConverter(header, AS_OF).convert(raw).frames["person"][1]
     assert {"name", "hire_date", "applicant_id"} <= set(everything.columns)
+
+
+@pytest.mark.parametrize("block", [40, 32 << 20])
+def test_a_byte_order_mark_that_starts_a_line_is_kept_as_per_record(tmp_path, monkeypatch, block):
+    """polars drops a BOM that starts the bytes it is given: the line that begins a block must not
+    be copied without it (the cells keep it, as the csv module does)."""
+    import engine.columnbatch
+
+    monkeypatch.setattr(engine.columnbatch, "BLOCK_BYTES", block)
+    bom = "\ufeff"
+    source = tmp_path / "bom.csv"
+    source.write_bytes((bom + "applicant_id,name,hukou\r\n" + bom + "P1,Zhang,shanghai\r\nP2,Li,other\r\n"
+                        + bom + "P3,Wang,shanghai\r\n").encode())
+    fast, slow = both_paths(tmp_path, source)
+    assert_same(tmp_path, fast, slow)
+    assert (tmp_path / "col.csv").read_bytes().count(bom.encode()) == 3  # the file's own and two in cells
+
+
+def test_text_that_is_not_utf8_past_the_sniffed_start_gives_the_per_record_paths_message(tmp_path):
+    from engine.errors import UserError
+
+    source = tmp_path / "late.csv"
+    source.write_bytes(b"applicant_id,name,hukou\n" + b"".join(b"P%d,Name%d,shanghai\n" % (i, i) for i in range(5000))
+                       + b"PX,\xff\xfe,shanghai\n")
+    messages = []
+    for column_wise in (True, False):
+        with pytest.raises(UserError) as refused:
+            run_batch(RULES, DEFAULT_RULES, source, tmp_path / f"out-{column_wise}.csv", AS_OF, workers=1,
+                      column_wise=column_wise)
+        messages.append(str(refused.value))
+    assert messages[0] == messages[1] and "cannot read past the rows already read" in messages[0]
+    assert not list(tmp_path.glob("out-*"))  # nothing half-written

@@ -77,10 +77,11 @@ def test_a_refused_direct_write_is_written_the_ordinary_way(tmp_path, monkeypatc
     assert not stream.direct and refused == [BUFFER]
 
 
-def test_other_write_errors_are_raised(tmp_path, monkeypatch):
-    def full(fd, data):
-        raise OSError(errno.ENOSPC, "No space left on device")
+def full(fd, data):
+    raise OSError(errno.ENOSPC, "No space left on device")
 
+
+def test_other_write_errors_are_raised_and_a_failed_buffer_is_not_written_again(tmp_path, monkeypatch):
     stream = DirectFile(tmp_path / "out.csv", buffer_bytes=BUFFER)
     monkeypatch.setattr(directfile.os, "write", full)
     with pytest.raises(OSError) as raised:
@@ -88,6 +89,21 @@ def test_other_write_errors_are_raised(tmp_path, monkeypatch):
     assert raised.value.errno == errno.ENOSPC
     monkeypatch.undo()
     stream.close()
+    assert (tmp_path / "out.csv").read_bytes() == b""
+
+
+def test_a_failed_last_write_is_the_error_raised_and_the_file_is_closed(tmp_path, monkeypatch):
+    stream = DirectFile(tmp_path / "out.csv", buffer_bytes=BUFFER)
+    stream.write(b"e" * (ALIGN + 3))
+    descriptor = stream._fd
+    monkeypatch.setattr(directfile.os, "write", full)
+    with pytest.raises(OSError) as raised:
+        stream.close()
+    assert raised.value.errno == errno.ENOSPC  # not a BufferError from freeing the buffer
+    assert stream.closed
+    with pytest.raises(OSError) as closed:
+        os.fstat(descriptor)
+    assert closed.value.errno == errno.EBADF
 
 
 def test_text_stream_for_the_csv_module_and_polars(tmp_path):
