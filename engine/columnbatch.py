@@ -57,12 +57,12 @@ def run_column_batch(ruleset: Ruleset, table, out_path: Path, default_as_of: dat
         programmes = sorted(ruleset.programmes)
         compiled: dict[str, CompiledRuleset] = {}
 
-        def reads(kind: str) -> list[str]:  # the fields a record type's rules read: compiled on first use
+        def rules(kind: str) -> CompiledRuleset:  # a record type's rules, compiled on first use
             if kind not in compiled:
                 compiled[kind] = CompiledRuleset(ruleset, kind)
-            return compiled[kind].facts_read
+            return compiled[kind]
 
-        converter = CellConverter(header, default_as_of, typed=typed, reads=reads)
+        converter = CellConverter(header, default_as_of, typed=typed, reads=lambda kind: rules(kind).facts_read)
         id_column = next((i for i, h in enumerate(header) if field_for_header(h) == "applicant_id"), None)
         summary = Summary(unknown_columns=unknown_columns(header))
         output_header = list(header) + [f"{p}.{c}" for p in programmes for c in ("outcome", "amount", "reason")]
@@ -76,7 +76,7 @@ def run_column_batch(ruleset: Ruleset, table, out_path: Path, default_as_of: dat
                     raw = raw.filter(converted.kept)
                 if raw.height == 0:
                     continue
-                decisions = _decisions(converted, compiled, ruleset, programmes, raw.height, summary)
+                decisions = _decisions(converted, rules, programmes, raw.height, summary)
                 problems = converted.problems
                 refused_rows = problems["position"].n_unique() if problems.height else 0
                 errors = None
@@ -157,21 +157,18 @@ def _in_thread(call: Callable[..., Any], *args: Any) -> Future:
     return future
 
 
-def _decisions(converted, compiled: dict, ruleset: Ruleset, programmes: list[str], height: int,
-               summary: Summary):
+def _decisions(converted, rules: Callable[[str], Any], programmes: list[str], height: int, summary: Summary):
     """The decision columns of a chunk, in row order; a row with problems is marked as an error.
     Outcomes (an Enum) and reasons (categorical) take few values, so the writer checks those alone."""
     import polars as pl
 
-    from engine.columnar import OUTCOME_DTYPE, CompiledRuleset
+    from engine.columnar import OUTCOME_DTYPE
 
     bad = converted.problems["position"].unique()
     outcome_error, amount_error, reason_error = ROW_ERROR
     parts, covered = [], []
     for kind, (positions, typed) in converted.frames.items():
-        if kind not in compiled:
-            compiled[kind] = CompiledRuleset(ruleset, kind)
-        decided = compiled[kind].decide(typed)
+        decided = rules(kind).decide(typed)
         parts.append(decided.with_columns(positions.alias("position")))
         covered.append(positions)
     refused = bad.filter(~bad.is_in(pl.concat(covered).implode())) if covered else bad
