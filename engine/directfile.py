@@ -28,6 +28,10 @@ class DirectFile(io.RawIOBase):
 
     def __init__(self, path: os.PathLike | str, buffer_bytes: int = 8 << 20) -> None:
         super().__init__()
+        # the buffer first: nothing is left open if it cannot be had
+        self._buffer = mmap.mmap(-1, buffer_bytes)  # anonymous memory: page-aligned, as O_DIRECT needs
+        self._view = memoryview(self._buffer)
+        self._filled = 0
         flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0)
         self._fd = -1
         self.direct = bool(_DIRECT)
@@ -40,9 +44,6 @@ class DirectFile(io.RawIOBase):
                 self.direct = False
         if self._fd < 0:
             self._fd = os.open(path, flags, 0o666)
-        self._buffer = mmap.mmap(-1, buffer_bytes)  # anonymous memory: page-aligned, as O_DIRECT needs
-        self._view = memoryview(self._buffer)
-        self._filled = 0
 
     def writable(self) -> bool:
         return True
@@ -90,7 +91,8 @@ class DirectFile(io.RawIOBase):
                 self._write_out(self._view[whole:self._filled])
         finally:  # the descriptor is closed whatever failed, and a failed write's error is the one raised
             self._filled = 0
-            os.close(self._fd)
+            if self._fd >= 0:  # -1: the file could not be opened
+                os.close(self._fd)
             super().close()
             try:
                 self._view.release()

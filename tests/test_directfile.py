@@ -118,3 +118,9 @@ def test_text_stream_for_the_csv_module_and_polars(tmp_path):
     pl.DataFrame({"x": ["一", "二"], "y": [1, 2]}).write_csv(stream.buffer, include_header=False)
     stream.close()
     assert path.read_bytes() == "\ufeff姓名,\"a,b\"\r\n一,1\n二,2\n".encode()
+
+
+def test_a_path_that_cannot_be_opened_raises_its_own_error(tmp_path):
+    with pytest.raises(OSError) as raised:
+        DirectFile(tmp_path / "missing" / "out.csv")
+    assert raised.value.errno == errno.ENOENT
