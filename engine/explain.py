@@ -90,6 +90,7 @@ class Hint:
     needed: Any
     text: dict[str, str]  # the condition's sentence
     alternative_of: str | None = None  # set when any one of several alternatives would do
+    way: tuple[int, int] | None = None  # (n, of): the condition can be met in `of` ways; this is way n
 
     def describe(self, lang: str) -> str:
         if self.field is None:
@@ -119,6 +120,9 @@ def hints_for(evaluation, group: "Group", results) -> list[Hint]:
 
     by_condition = {id(r.condition): r for r in results}
     holds = {key: r.holds for key, r in by_condition.items()}
+    # the facts the conditions already met read: a way to meet a failed condition that changes one of
+    # them may undo a met condition (lower the skill level, change the apprentice's kind)
+    settled = {fact for r in results if r.holds is True for fact in r.trace.facts}
     hints: list[Hint] = []
 
     def walk(g, alternative: str | None) -> None:
@@ -130,20 +134,26 @@ def hints_for(evaluation, group: "Group", results) -> list[Hint]:
                 walk(item, (item.id or "any") if item.mode == "any" else inner)
             else:
                 result = by_condition[id(item)]
-                hints.extend(hint_list(evaluation, item, result, inner if g.mode == "any" else alternative))
+                hints.extend(hint_list(evaluation, item, result, inner if g.mode == "any" else alternative, settled))
 
     walk(group, None)
     return hints
 
 
-def hint_list(evaluation, condition, result, alternative: str | None) -> list[Hint]:
-    """One hint per fact that would have to change; the bare sentence when no shape is recognised."""
+def hint_list(evaluation, condition, result, alternative: str | None, settled: frozenset[str] | set[str] = frozenset()
+              ) -> list[Hint]:
+    """One hint per fact that would have to change; the bare sentence when no shape is recognised.
+    Where the condition can be met in several ways (`a or b`), each way's hints carry its number;
+    ways that change none of the `settled` facts (read by conditions already met) are preferred,
+    the others shown only when no way avoids them."""
     sentence = {lang: render(condition.says.get(lang), sentence_values(result.trace), lang) for lang in ("zh", "en")}
-    found = _solve(evaluation, condition.tree, True)
-    if not found:
+    ways = _solve(evaluation, condition.tree, True)
+    ways = [way for way in ways if not any(field in settled for field, _, _ in way)] or ways
+    if not ways:
         return [Hint(condition.id, None, None, None, None, sentence, alternative)]
-    return [Hint(condition.id, field, evaluation.facts.get(field, UNKNOWN), op, needed, sentence, alternative)
-            for field, op, needed in found]
+    return [Hint(condition.id, field, evaluation.facts.get(field, UNKNOWN), op, needed, sentence, alternative,
+                 (number, len(ways)) if len(ways) > 1 else None)
+            for number, way in enumerate(ways, start=1) for field, op, needed in way]
 
 
 def sentence_values(trace) -> dict[str, Any]:
@@ -159,24 +169,34 @@ def _truth(evaluation, node: Node) -> Any:
     return evaluation.evaluate(node)[0]
 
 
-def _solve(evaluation, node: Node, want: bool) -> list[tuple[str, str, Any]]:
-    """(field, op, value) changes that would give the node the truth value `want`, for simple shapes.
+_MAX_WAYS = 4  # more ways than this to meet one condition would bury the reader
+
+
+def _solve(evaluation, node: Node, want: bool) -> list[list[tuple[str, str, Any]]]:
+    """The ways to give the node the truth value `want`, for simple shapes: each way a list of
+    (field, op, value) changes needed together.
 
     Looks through definitions and through `and`/`or`: to make `a and b` hold, every part that
-    does not hold yet must change; to make `a or b` fail, every part that holds must change.
+    does not hold yet must change (a part of no recognised shape adds nothing); to make `a or b`
+    hold, any one part will do — each is a way of its own.
     """
     if isinstance(node, DefinitionRef):
         return _solve(evaluation, evaluation.inline(node), want)
     if isinstance(node, FactRef):
-        return [(node.name, "==", want)]
+        return [[(node.name, "==", want)]]
     if isinstance(node, Unary) and node.op == "not":
         return _solve(evaluation, node.operand, not want)
     if isinstance(node, Binary) and node.op in ("and", "or"):
-        every = (node.op == "and") == want  # all parts must reach `want`; else any one part will do
         parts = [p for p in (node.left, node.right) if _truth(evaluation, p) is not want]
-        if not every and parts:
-            parts = parts[:1] if len(parts) == 2 else parts
-        return [change for part in parts for change in _solve(evaluation, part, want)]
+        if (node.op == "and") == want:  # every part must reach `want`: one way from each, together
+            ways: list[list[tuple[str, str, Any]]] = [[]]
+            for part in parts:
+                ways = [way + more for way in ways for more in _solve(evaluation, part, want) or [[]]]
+            ways = [way for way in ways if way]
+        else:  # any one part will do
+            ways = [way for part in parts for way in _solve(evaluation, part, want)]
+        distinct = list({tuple(way): way for way in ways}.values())
+        return distinct[:_MAX_WAYS]
     if isinstance(node, Binary) and node.op in _FLIP:
         op = node.op if want else _negate(node.op)
         node = Binary(node.pos, node.op, evaluation.inline(node.left), evaluation.inline(node.right))
@@ -189,10 +209,10 @@ def _solve(evaluation, node: Node, want: bool) -> list[tuple[str, str, Any]]:
         if is_missing(options):
             return []
         positive = (node.op == "in") == want
-        return [(node.left.name, "in" if positive else "not in", tuple(options))]
+        return [[(node.left.name, "in" if positive else "not in", tuple(options))]]
     if isinstance(node, Call) and node.function in ("has", "has_any") and want and isinstance(node.args[0], FactRef):
         needed = evaluation.value(node.args[1])
-        return [(node.args[0].name, "has", needed if isinstance(needed, tuple) else (needed,))]
+        return [[(node.args[0].name, "has", needed if isinstance(needed, tuple) else (needed,))]]
     return []
 
 
@@ -216,7 +236,7 @@ def _threshold(evaluation, side: Node, op: str, other: Node):
         if isinstance(step, Decimal) and isinstance(limit, Decimal):
             # a computed bound such as 60% of 100,000.01: the nearest value a person can enter that passes
             limit = limit.quantize(step, rounding=ROUND_CEILING if op == ">=" else ROUND_FLOOR)
-        return [(side.name, op, limit)]
+        return [[(side.name, op, limit)]]
     # elapsed time since a date fact: years_between(cert_date, as_of) >= n  ⇔  cert_date <= as_of − n years
     end = evaluation.value(side.args[1])
     if is_missing(end) or op not in (">=", ">"):
@@ -228,7 +248,7 @@ def _threshold(evaluation, side: Node, op: str, other: Node):
         boundary = end - timedelta(days=count)
     else:
         boundary = add_months(end, -count * (12 if side.function == "years_between" else 1))
-    return [(side.args[0].name, "<=", boundary)]
+    return [[(side.args[0].name, "<=", boundary)]]
 
 
 def _step(evaluation, name: str, limit: Any):

@@ -130,6 +130,7 @@ def _hint_json(hint) -> dict[str, Any]:
         "needed": json_value(hint.needed),
         "text": {lang: hint.describe(lang) for lang in ("zh", "en")},
         **({"any_of": hint.alternative_of} if hint.alternative_of else {}),
+        **({"way": hint.way[0], "ways": hint.way[1]} if hint.way else {}),
     }
 
 
@@ -250,10 +251,15 @@ def explanation_lines(decision: Decision, lang: str) -> list[str]:
     if decision.to_qualify:
         lines.append(click.style(word("to_qualify", lang), bold=True))
         for hint in decision.to_qualify:
-            either = ""
+            notes = []
             if hint.alternative_of:
-                either = click.style(f"  〔{hint.condition}，任选其一〕" if lang == "zh" else f"  (one way: {hint.condition})",
-                                     dim=True)
+                notes.append(f"{hint.condition}，任选其一" if lang == "zh" else f"one way: {hint.condition}")
+            if hint.way:  # the condition itself can be met in several ways
+                notes.append(f"{hint.condition} 的方式 {hint.way[0]}/{hint.way[1]}" if lang == "zh"
+                             else f"{hint.condition}, way {hint.way[0]} of {hint.way[1]}")
+            either = ""
+            if notes:
+                either = click.style(f"  〔{'；'.join(notes)}〕" if lang == "zh" else f"  ({'; '.join(notes)})", dim=True)
             lines.append(f"  → {hint.describe(lang)}{either}")
     if decision.parameters:
         lines.append(click.style(word("parameters", lang), bold=True))

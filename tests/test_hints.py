@@ -1,0 +1,91 @@
+"""What would make a failed condition hold (`to_qualify`): every way to meet an `a or b` condition,
+numbered, and not the ways that would undo a condition already met."""
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from engine.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+TECHNICIAN = {"applicant_id": "H-1", "as_of": "2024-06-01", "training_route": "technician_update",
+              "skill_level": "technician", "provider_type": "enterprise", "training_completed": False,
+              "training_hours": 16}
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def to_qualify(record: Path, programme: str, *rules: Path) -> list[dict]:
+    extra = ["--rules", rules[0]] if rules else []
+    result = run("check", record, "--programme", programme, "--format", "json", *extra)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)["decisions"][0]["to_qualify"]
+
+
+@pytest.fixture
+def record(tmp_path):
+    path = tmp_path / "applicant.json"
+    path.write_text(json.dumps(TECHNICIAN), encoding="utf-8")
+    return path
+
+
+def with_completed_condition(tmp_path, when: str) -> Path:
+    """The rules, with technician-update-training-subsidy's `completed` condition read as `when`."""
+    rules = tmp_path / "rules"
+    shutil.copytree(ROOT / "rules", rules)
+    programme = rules / "programmes" / "technician-update-training-subsidy.yaml"
+    text = programme.read_text(encoding="utf-8")
+    assert "      when: training_completed\n" in text
+    programme.write_text(text.replace("      when: training_completed\n", f"      when: \"{when}\"\n"), encoding="utf-8")
+    return rules
+
+
+def test_a_transferred_apprentice_is_told_to_pass_the_evaluation_not_to_change_kind(tmp_path):
+    # `apprentice_kind != transfer or apprentice_evaluation_passed`: changing the kind would undo the
+    # conditions on the kind already met, so the one useful way is shown
+    path = tmp_path / "apprentice.json"
+    path.write_text(json.dumps({"applicant_id": "A-1", "as_of": "2024-06-01", "apprentice_kind": "transfer",
+                                "apprentice_year": 1, "apprentice_evaluation_passed": False, "contract_months": 24,
+                                "employer_skilled_ratio": 0.7, "employer_has_training_system": True}), encoding="utf-8")
+    hints = to_qualify(path, "apprenticeship-training-subsidy")
+    assert [(h["condition"], h["field"], h["op"], h["needed"]) for h in hints] == [
+        ("transfer-evaluation", "apprentice_evaluation_passed", "==", True)]
+    assert "way" not in hints[0]
+
+
+def test_each_way_to_meet_an_or_condition_is_shown_and_numbered(tmp_path, record):
+    rules = with_completed_condition(tmp_path, "training_completed or training_hours >= 40")
+    hints = to_qualify(record, "technician-update-training-subsidy", rules)
+    assert [(h["field"], h["op"], h["needed"], h["way"], h["ways"]) for h in hints] == [
+        ("training_completed", "==", True, 1, 2), ("training_hours", ">=", 40, 2, 2)]
+    text = run("check", record, "--programme", "technician-update-training-subsidy", "--lang", "en",
+               "--rules", rules).output
+    assert "training_hours 16 → at least 40  (completed, way 2 of 2)" in text
+    zh = run("check", record, "--programme", "technician-update-training-subsidy", "--rules", rules).output
+    assert "〔completed 的方式 1/2〕" in zh
+
+
+def test_ways_that_would_undo_a_met_condition_are_shown_when_there_is_no_other(tmp_path, record):
+    # skill_level is read by technician-or-above and provider_type by provider, both met: neither way
+    # avoids a settled fact, so both are shown rather than none
+    rules = with_completed_condition(tmp_path, "skill_level >= senior_technician or provider_type == high_skill_base")
+    hints = to_qualify(record, "technician-update-training-subsidy", rules)
+    assert [(h["field"], h["way"]) for h in hints] == [("skill_level", 1), ("provider_type", 2)]
+
+
+def test_an_and_of_ors_gives_one_way_per_combination(tmp_path, record):
+    rules = with_completed_condition(tmp_path, "(training_completed or training_hours >= 40) and "
+                                               "(training_fee >= 1000 or shortage_occupation)")
+    record.write_text(json.dumps({**TECHNICIAN, "training_fee": 500, "shortage_occupation": False}), encoding="utf-8")
+    hints = to_qualify(record, "technician-update-training-subsidy", rules)
+    ways = {}
+    for h in hints:
+        ways.setdefault(h["way"], []).append(h["field"])
+    assert list(ways.values()) == [["training_completed", "training_fee"], ["training_completed", "shortage_occupation"],
+                                   ["training_hours", "training_fee"], ["training_hours", "shortage_occupation"]]
+    assert {h["ways"] for h in hints} == {4}
