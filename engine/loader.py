@@ -82,7 +82,7 @@ class _Loader:
         except ValidationError as error:
             for item in error.errors():
                 loc = _real_keys(raw, item["loc"])
-                self.problem(name, line_at(raw, loc), _pydantic_message({**item, "loc": loc}))
+                self.problem(name, line_at(raw, loc), _pydantic_message({**item, "loc": loc}, raw))
             return None
 
     def files(self, folder: str) -> list[Path]:
@@ -515,15 +515,40 @@ def _real_keys(raw: Any, loc: tuple) -> tuple:
     return tuple(result)
 
 
-def _pydantic_message(item: dict) -> str:
-    """One readable line from a pydantic error: where in the file, what was wrong, what was expected."""
-    loc = ".".join(str(p) for p in item["loc"] if not isinstance(p, str) or p not in ("condition", "group"))
+def _pydantic_message(item: dict, raw: Any) -> str:
+    """One readable line from a pydantic error: where in the file (the condition or group by its id,
+    as a reviewer knows it, rather than its index in a list), what was wrong, what was expected."""
+    named, loc = _where(raw, item["loc"])
     kind = item["type"]
     if kind == "extra_forbidden":
-        return f"unknown key '{item['loc'][-1]}'"
-    if kind == "missing":
-        return f"missing required key '{loc}'"
-    message = item["msg"].removeprefix("Value error, ")
-    value = item.get("input")
-    shown = f" (got {value!r})" if value is not None and not isinstance(value, (dict, list)) else ""
-    return f"{loc}: {message}{shown}" if loc else f"{message}{shown}"
+        text = f"unknown key '{item['loc'][-1]}'"
+    elif kind == "missing":
+        text = f"missing required key '{loc}'"
+    else:
+        message = item["msg"].removeprefix("Value error, ")
+        value = item.get("input")
+        shown = f" (got {value!r})" if value is not None and not isinstance(value, (dict, list)) else ""
+        text = f"{loc}: {message}{shown}" if loc else f"{message}{shown}"
+    return f"{named}: {text}" if named else text
+
+
+def _where(raw: Any, loc: tuple) -> tuple[str, str]:
+    """An error path of the file's keys (_real_keys) as (the innermost condition or group on it with an id, e.g. "condition
+    'training-system'" — empty if none — and the path from there, e.g. "says.en"; a list item
+    without an id is shown by its index: "amount.cases[1].value")."""
+    named, steps, data = "", [], raw
+    for step in loc:
+        item = data[step] if isinstance(data, list) and isinstance(step, int) and 0 <= step < len(data) else \
+            data.get(step) if isinstance(data, dict) else None
+        if isinstance(step, int):
+            if isinstance(item, dict) and isinstance(item.get("id"), str):
+                named = f"{'group' if 'all' in item or 'any' in item else 'condition'} '{item['id']}'"
+                steps = []
+            elif steps:
+                steps[-1] += f"[{step}]"
+            else:
+                steps.append(f"[{step}]")
+        else:
+            steps.append(str(step))
+        data = item
+    return named, ".".join(steps)

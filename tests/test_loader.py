@@ -181,16 +181,17 @@ def test_a_duplicate_key_is_refused_naming_both_lines(rules, rel, old, new, key,
 
 # --- keys: unknown, missing ----------------------------------------------------------------------
 
-@pytest.mark.parametrize("rel, anchor, added, key", [
-    (APPRENTICE, "beneficiary: employer\n", "benefishiary: employer\n", "benefishiary"),  # programme
-    (APPRENTICE, "    - id: training-system\n", "      wen: frontline\n", "wen"),  # condition
-    (BRIDGING, "    - id: level-and-years\n", "      mode: any\n", "mode"),  # group of conditions
-    (BRIDGING, "  may_apply_engineer:\n", "    kind: bool\n", "kind"),  # local definition
-    (APPRENTICE, "    clause: 三（二）\n", "    clasue: 三（二）\n", "clasue"),  # citation
+@pytest.mark.parametrize("rel, anchor, added, key, where", [
+    (APPRENTICE, "beneficiary: employer\n", "benefishiary: employer\n", "benefishiary", ""),  # programme
+    (APPRENTICE, "    - id: training-system\n", "      wen: frontline\n", "wen", "condition 'training-system': "),
+    (BRIDGING, "    - id: level-and-years\n", "      mode: any\n", "mode", "group 'level-and-years': "),
+    (BRIDGING, "  may_apply_engineer:\n", "    kind: bool\n", "kind", ""),  # local definition
+    (APPRENTICE, "    clause: 三（二）\n", "    clasue: 三（二）\n", "clasue", ""),  # citation
 ])
-def test_an_unknown_key_is_refused_at_its_line(rules, rel, anchor, added, key):
+def test_an_unknown_key_is_refused_at_its_line(rules, rel, anchor, added, key, where):
+    # a condition or group is named by its id, as a reviewer finds it in the file
     line = edit(rules, rel, anchor, anchor + added) + 1
-    refused(rules, rel, line, rf"^unknown key '{key}'$")
+    refused(rules, rel, line, rf"^{where}unknown key '{key}'$")
 
 
 def test_an_unknown_key_in_a_definitions_file_is_refused_and_its_users_say_why_they_fail(rules):
@@ -212,19 +213,25 @@ def test_a_condition_without_says_is_refused_at_the_condition(rules):
     condition = line_of(rules, APPRENTICE, "- id: training-system")
     edit(rules, APPRENTICE, '      says: {zh: "企业建立了职工培训制度", en: "the employer has a staff-training system"}\n',
          "")
-    refused(rules, APPRENTICE, condition, r"missing required key 'eligible_when\.all\.2\.says'")
+    refused(rules, APPRENTICE, condition, r"^condition 'training-system': missing required key 'says'$")
 
 
 def test_says_without_en_is_refused_at_the_says_line(rules):
     line = edit(rules, APPRENTICE, 'says: {zh: "企业建立了职工培训制度", en: "the employer has a staff-training system"}',
                 'says: {zh: "企业建立了职工培训制度"}')
-    refused(rules, APPRENTICE, line, r"missing required key 'eligible_when\.all\.2\.says\.en'")
+    refused(rules, APPRENTICE, line, r"^condition 'training-system': missing required key 'says\.en'$")
 
 
 def test_a_condition_without_when_is_named_as_a_condition_missing_when(rules):
     condition = line_of(rules, APPRENTICE, "- id: training-system")
     edit(rules, APPRENTICE, "      when: employer_has_training_system\n", "")
-    refused(rules, APPRENTICE, condition, r"missing required key 'eligible_when\.all\.2\.when'")
+    refused(rules, APPRENTICE, condition, r"^condition 'training-system': missing required key 'when'$")
+
+
+def test_a_list_item_without_an_id_is_named_by_its_path_and_index(rules):
+    line = edit(rules, APPRENTICE, 'says: {zh: "转岗学徒考核合格并取得证书，全额补贴", en: "transfer with certificate and evaluation passed: paid in full"}',
+                'says: {zh: "转岗学徒考核合格并取得证书，全额补贴"}')
+    refused(rules, APPRENTICE, line, r"^missing required key 'amount\.cases\[1\]\.says\.en'$")
 
 
 def test_a_programme_without_cites_is_refused(rules):
@@ -387,7 +394,7 @@ def test_the_same_quote_in_the_clause_that_holds_it_is_accepted(rules):
 def test_a_citation_with_neither_clause_nor_quote_is_refused(rules):
     line = edit(rules, DEDUCTION, "{doc: HRSS-2023-345, clause: （二十一）, quote: 落实企业职工教育经费税前扣除政策}",
                 "{doc: HRSS-2023-345}")
-    refused(rules, DEDUCTION, line, r"^cites\.0: a citation needs a clause, a quote, or both")
+    refused(rules, DEDUCTION, line, r"^cites\[0\]: a citation needs a clause, a quote, or both")
 
 
 # --- dates ---------------------------------------------------------------------------------------
