@@ -166,6 +166,18 @@ def explain_programme(programme_id: str, as_of: date | None, lang: str, rules_di
     click.echo(describe_programme(ruleset, ruleset.programmes[programme_id], as_of or date.today(), lang))
 
 
+@main.command("fields")
+@click.option("--record-type", type=click.Choice(["person", "enterprise"]), default="person", show_default=True)
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown"]), default="text", show_default=True,
+              help="markdown: the reference page of both record types (docs/fields.md).")
+def list_fields(record_type: str, lang: str, fmt: str) -> None:
+    """The record fields and every accepted value: headers, what a cell may hold, labels and synonyms."""
+    from engine.fieldguide import as_markdown, as_text
+
+    click.echo(as_markdown() if fmt == "markdown" else as_text(record_type, lang))
+
+
 def read_record_file(file: str) -> dict[str, Any]:
     """A record from YAML or JSON (JSON is YAML); UserError naming the file on any problem."""
     import yaml
