@@ -90,9 +90,11 @@ class SkillLevel(LabelledEnum):
     """Skill level: the national five levels plus the new eight-level ladder, ranked 1..7.
 
     The national number counts down (五级 = junior … 一级 = senior technician), so it is a synonym,
-    never the rank.
+    never the rank. `none` (rank 0, below every level) says the person is known to hold no level,
+    which settles a condition such as "senior or above" where a blank cell leaves it unknown.
     """
 
+    none = ("none", "无", ("无等级", "无技能等级", "未取得"), 0)
     junior = ("junior", "初级工", ("五级", "初级", "5"), 1)
     intermediate = ("intermediate", "中级工", ("四级", "中级", "4"), 2)
     senior = ("senior", "高级工", ("三级", "高级", "3"), 3)
@@ -141,12 +143,14 @@ class Award(LabelledEnum):
 
 
 class TrainingRoute(LabelledEnum):
-    """How the training was organised (培训方式); decides which fee subsidy applies."""
+    """How the training was organised (培训方式); decides which fee subsidy applies. `none`: known to
+    have taken no training."""
 
     enterprise_self = ("enterprise_self", "企业自主培训", ("企业自主",))
     sme_centralized = ("sme_centralized", "中小微企业集中培训", ("集中培训", "中小企业集中培训"))
     individual = ("individual", "个人自主参加培训", ("个人自主培训", "个人培训", "社会化培训"))
     technician_update = ("technician_update", "技师技术更新培训", ("技术更新培训",))
+    none = ("none", "未参加培训", ("无", "无培训"))
 
 
 class ProviderType(LabelledEnum):
@@ -167,10 +171,11 @@ class PaidTo(LabelledEnum):
 
 
 class ApprenticeKind(LabelledEnum):
-    """How the apprentice came to the scheme (学徒类型)."""
+    """How the apprentice came to the scheme (学徒类型). `none`: known not to be an apprentice."""
 
     new_hire = ("new_hire", "新招用", ("新招用职工", "新招"))
     transfer = ("transfer", "转岗", ("转岗职工",))
+    none = ("none", "非学徒", ("无", "不是学徒"))
 
 
 def _skill_levels_plus(name: str, doc: str, *extra: tuple[str, str, tuple[str, ...], int | None]):
@@ -187,7 +192,8 @@ def _skill_levels_plus(name: str, doc: str, *extra: tuple[str, str, tuple[str, .
 
 TrainingCertLevel = _skill_levels_plus(
     "TrainingCertLevel",
-    "Certificate obtained through the training: a skill level, or a 专项职业能力 certificate (no level).",
+    "Certificate obtained through the training: a skill level, or a 专项职业能力 certificate (no level); "
+    "`none`: known to have obtained none.",
     ("special_ability", "专项职业能力", ("专项职业能力证书", "专项"), None),
 )
 

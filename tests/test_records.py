@@ -38,7 +38,9 @@ def test_skill_level_code_label_and_national_number_are_the_same(spelling):
 
 
 def test_skill_levels_are_ranked_in_ladder_order_and_numbers_count_down():
-    assert [m.rank for m in V.SkillLevel] == list(range(1, 8))
+    # none (no level, known) ranks below junior, so "senior or above" is settled false by it
+    assert [m.rank for m in V.SkillLevel] == list(range(0, 8))
+    assert V.SkillLevel.parse("无") is V.SkillLevel.none
     assert V.SkillLevel.parse("5") is V.SkillLevel.junior
     assert V.SkillLevel.parse("一级") is V.SkillLevel.senior_technician
     assert V.SkillLevel.parse("首席技师") is V.SkillLevel.chief_technician
@@ -232,7 +234,7 @@ def test_wrong_enum_value_names_field_value_and_allowed_values():
     assert isinstance(error, UserError) and error.exit_code == 2
     (problem,) = error.problems
     assert (problem.field, problem.value) == ("skill_level", "expert")
-    assert error.lines() == ["field 'skill_level': value 'expert' is not valid; expected one of junior (初级工), "
+    assert error.lines() == ["field 'skill_level': value 'expert' is not valid; expected one of none (无), junior (初级工), "
                              "intermediate (中级工), senior (高级工), technician (技师), senior_technician (高级技师), "
                              "principal_technician (特级技师), chief_technician (首席技师)"]
 
