@@ -96,6 +96,8 @@ class Hint:
         if self.field is None:
             return self.text[lang]
         current = format_value(self.value, lang)
+        if self.op == "==" and isinstance(self.needed, (bool, LabelledEnum)):  # "is_mentor no → yes"
+            return f"{self.field} {current} → {format_value(self.needed, lang)}"
         if self.op in _WORDS:
             zh, en = _WORDS[self.op]
             if isinstance(self.needed, date):

@@ -66,6 +66,7 @@ def test_each_way_to_meet_an_or_condition_is_shown_and_numbered(tmp_path, record
     text = run("check", record, "--programme", "technician-update-training-subsidy", "--lang", "en",
                "--rules", rules).output
     assert "training_hours 16 → at least 40  (completed, way 2 of 2)" in text
+    assert "training_completed no → yes  (completed, way 1 of 2)" in text
     zh = run("check", record, "--programme", "technician-update-training-subsidy", "--rules", rules).output
     assert "〔completed 的方式 1/2〕" in zh
 

@@ -311,14 +311,14 @@ def test_an_unknown_enumeration_value_is_refused_listing_the_values(rules):
     line = edit(rules, BRIDGING, "value: skill_level >= technician and", "value: skill_level >= expert and")
     # The definition is refused; the two rules that use it say so rather than calling it unknown.
     refused(rules, BRIDGING, line, r"^definition 'may_apply_engineer': 'expert' is not a fact, a definition or a "
-                                   r"value of SkillLevel \(junior, intermediate, senior, technician, "
+                                   r"value of SkillLevel \(none, junior, intermediate, senior, technician, "
                                    r"senior_technician", follow_ons=2)
 
 
 def test_an_unknown_enumeration_value_in_a_list_is_refused(rules):
     line = edit(rules, APPRENTICE, "[new_hire, transfer]", "[new_hire, tranfer]")
     refused(rules, APPRENTICE, line, r"^condition 'apprentice-kind': 'tranfer' is not .* value of ApprenticeKind "
-                                     r"\(new_hire, transfer\)")
+                                     r"\(new_hire, transfer, none\)")
 
 
 def test_an_unknown_parameter_is_refused_with_a_suggestion(rules):
