@@ -122,9 +122,7 @@ def hints_for(evaluation, group: "Group", results) -> list[Hint]:
 
     by_condition = {id(r.condition): r for r in results}
     holds = {key: r.holds for key, r in by_condition.items()}
-    # the facts the conditions already met read: a way to meet a failed condition that changes one of
-    # them may undo a met condition (lower the skill level, change the apprentice's kind)
-    settled = {fact for r in results if r.holds is True for fact in r.trace.facts}
+    met = [r for r in results if r.holds is True]  # a way to meet a failed condition must not undo these
     hints: list[Hint] = []
 
     def walk(g, alternative: str | None) -> None:
@@ -136,26 +134,68 @@ def hints_for(evaluation, group: "Group", results) -> list[Hint]:
                 walk(item, (item.id or "any") if item.mode == "any" else inner)
             else:
                 result = by_condition[id(item)]
-                hints.extend(hint_list(evaluation, item, result, inner if g.mode == "any" else alternative, settled))
+                hints.extend(hint_list(evaluation, item, result, inner if g.mode == "any" else alternative, met))
 
     walk(group, None)
     return hints
 
 
-def hint_list(evaluation, condition, result, alternative: str | None, settled: frozenset[str] | set[str] = frozenset()
-              ) -> list[Hint]:
+def hint_list(evaluation, condition, result, alternative: str | None, met: list) -> list[Hint]:
     """One hint per fact that would have to change; the bare sentence when no shape is recognised.
-    Where the condition can be met in several ways (`a or b`), each way's hints carry its number;
-    ways that change none of the `settled` facts (read by conditions already met) are preferred,
-    the others shown only when no way avoids them."""
+    Where the condition can be met in several ways (`a or b`), each way's hints carry its number
+    (n of all the ways, of which the first few are shown). A way that would undo a condition already
+    met (`met`: lower the skill level it asks for, change the apprentice's kind) is left out, unless
+    every way would."""
     sentence = {lang: render(condition.says.get(lang), sentence_values(result.trace), lang) for lang in ("zh", "en")}
-    ways = _solve(evaluation, condition.tree, True)
-    ways = [way for way in ways if not any(field in settled for field, _, _ in way)] or ways
+    ways = _minimal(_solve(evaluation, condition.tree, True))
+    if len(ways) > 1:
+        ways = [way for way in ways if not _undoes(evaluation, way, met)] or ways
     if not ways:
         return [Hint(condition.id, None, None, None, None, sentence, alternative)]
     return [Hint(condition.id, field, evaluation.facts.get(field, UNKNOWN), op, needed, sentence, alternative,
                  (number, len(ways)) if len(ways) > 1 else None)
-            for number, way in enumerate(ways, start=1) for field, op, needed in way]
+            for number, way in enumerate(ways[:_SHOWN_WAYS], start=1) for field, op, needed in way]
+
+
+def _minimal(ways: list[list[tuple[str, str, Any]]]) -> list[list[tuple[str, str, Any]]]:
+    """The ways without repeats: a change named twice once, two bounds on one field as the tighter
+    one, and no way that holds every change of another (it asks for more than it needs)."""
+    cleaned = []
+    for way in ways:
+        tightest: dict[tuple[str, str], Any] = {}
+        for field, op, needed in way:
+            key = (field, op) if op in (">=", "<=") else (field, op, needed)
+            if key in tightest and op in (">=", "<="):
+                needed = max(needed, tightest[key]) if op == ">=" else min(needed, tightest[key])
+            tightest[key] = needed
+        cleaned.append([(key[0], key[1], needed) for key, needed in tightest.items()])
+    sets = [set(way) for way in cleaned]
+    return [way for i, way in enumerate(cleaned)
+            if not any(other < sets[i] or (other == sets[i] and j < i) for j, other in enumerate(sets) if j != i)]
+
+
+def _undoes(evaluation, way: list[tuple[str, str, Any]], met: list) -> bool:
+    """Whether making the changes of `way` would make a met condition fail or go unknown: checked by
+    deciding those conditions again with an example value of each change (the needed bound, the
+    first option); a change with no one value (`!=`, `not in`) counts as undoing any met condition
+    that reads its field."""
+    from engine.evaluator import Evaluation, as_truth
+
+    changed = {}
+    for field, op, needed in way:
+        if op in ("==", ">=", "<=") or (op == "in" and needed):
+            changed[field] = needed[0] if op == "in" else needed
+        elif op == "has":
+            held = evaluation.facts.get(field)
+            changed[field] = tuple(dict.fromkeys((held if isinstance(held, tuple) else ()) + tuple(needed)))
+        elif any(field in r.trace.facts for r in met):
+            return True
+    touched = [r for r in met if any(field in r.trace.facts for field in changed)]
+    if not touched:
+        return False
+    trial = Evaluation(evaluation.ruleset, {**evaluation.facts, **changed}, evaluation.as_of, evaluation.record_type)
+    trial.local = evaluation.local
+    return any(as_truth(trial.evaluate(r.condition.tree)[0]) is not True for r in touched)
 
 
 def sentence_values(trace) -> dict[str, Any]:
@@ -171,7 +211,8 @@ def _truth(evaluation, node: Node) -> Any:
     return evaluation.evaluate(node)[0]
 
 
-_MAX_WAYS = 4  # more ways than this to meet one condition would bury the reader
+_SHOWN_WAYS = 4  # more ways than this to meet one condition would bury the reader
+_MAX_WAYS = 16  # ways worked out for one condition (an `and` of `or`s multiplies them)
 
 
 def _solve(evaluation, node: Node, want: bool) -> list[list[tuple[str, str, Any]]]:
@@ -188,6 +229,9 @@ def _solve(evaluation, node: Node, want: bool) -> list[list[tuple[str, str, Any]
         return [[(node.name, "==", want)]]
     if isinstance(node, Unary) and node.op == "not":
         return _solve(evaluation, node.operand, not want)
+    if isinstance(node, Call) and node.function == "if":  # a known guard: the branch it chose
+        guard = _truth(evaluation, node.args[0])
+        return _solve(evaluation, node.args[1] if guard else node.args[2], want) if guard in (True, False) else []
     if isinstance(node, Binary) and node.op in ("and", "or"):
         parts = [p for p in (node.left, node.right) if _truth(evaluation, p) is not want]
         if (node.op == "and") == want:  # every part must reach `want`: one way from each, together

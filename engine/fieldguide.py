@@ -16,11 +16,15 @@ from engine.records import RECORD_MODELS, CellKind, FieldSpec
 from engine.types import LabelledEnum
 
 _LIST_SEPARATORS = "; ； 、 , ，"
+# the spellings the parsers take, from their own tables (yes before no, as a person reads them)
+_YES_NO = [word for pair in zip(sorted(records._TRUE, key=lambda w: (len(w) == 1, w)),
+                                sorted(records._FALSE, key=lambda w: (len(w) == 1, w))) for word in pair]
+_NONE_LIST = " / ".join(sorted(records._NONE_WORDS))
 
 # What a cell of each kind may hold, by its parser (zh, en). An enumeration's members are listed
 # apart (enumerations()); its line here names the enumeration.
 _KINDS: dict[Callable, tuple[str, str]] = {
-    records._to_bool: ("是/否：是、否、true、false、yes、no、1、0", "yes or no: 是/否, true/false, yes/no, 1/0"),
+    records._to_bool: ("是/否：" + "、".join(_YES_NO), "yes or no: " + ", ".join(_YES_NO)),
     records._to_date: ("日期：2024-05-01、2024/5/1、2024.5.1、2024年5月1日，或日期单元格",
                        "date: 2024-05-01, 2024/5/1, 2024.5.1, 2024年5月1日, or a date cell"),
     records._to_amount: ("不小于 0 的数：1200、1,200.50、全角数字", "number, 0 or more: 1200, 1,200.50, full-width digits"),
@@ -40,10 +44,14 @@ def kind_text(spec: FieldSpec, lang: str) -> str:
         text = "申请人类型：" if zh else "record type: "
         return text + " / ".join(f"{m.value}（{m.zh}）" for m in V.RecordType)
     if fact_type.kind == "enum":
+        left_out = [m.value for m in fact_type.enum if kind.members is not None and m not in kind.members]
+        if left_out:
+            return (f"其一：{fact_type.enum.__name__}（{'、'.join(left_out)} 除外）" if zh else
+                    f"one of {fact_type.enum.__name__} except {', '.join(left_out)}")
         return (f"其一：{fact_type.enum.__name__}" if zh else f"one of {fact_type.enum.__name__}")
     if fact_type.kind == "list":
-        return (f"{fact_type.enum.__name__} 的列表，以 {_LIST_SEPARATORS} 分隔；none 或 无 表示“均不是”（已知）" if zh else
-                f"list of {fact_type.enum.__name__}, separated by {_LIST_SEPARATORS}; none or 无 means none of them (known)")
+        return (f"{fact_type.enum.__name__} 的列表，以 {_LIST_SEPARATORS} 分隔；{_NONE_LIST} 表示“均不是”（已知）" if zh else
+                f"list of {fact_type.enum.__name__}, separated by {_LIST_SEPARATORS}; {_NONE_LIST} means none of them (known)")
     for parser, (text_zh, text_en) in _KINDS.items():
         if kind.parse is parser:
             return text_zh if zh else text_en
@@ -125,7 +133,7 @@ def as_markdown() -> str:
         out.append("")
     out += ["## Enumerations", ""]
     for enum in enumerations():
-        out += [f"### {enum.__name__}", "", (enum.__doc__ or "").strip().splitlines()[0], "",
+        out += [f"### {enum.__name__}", "", " ".join((enum.__doc__ or "").strip().split("\n\n")[0].split()), "",
                 "| code | 中文 | also accepted | rank |", "|---|---|---|---|"]
         for member in enum:
             also = ", ".join(spellings(member)[2:])

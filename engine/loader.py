@@ -542,7 +542,7 @@ def _where(raw: Any, loc: tuple) -> tuple[str, str]:
             data.get(step) if isinstance(data, dict) else None
         if isinstance(step, int):
             if isinstance(item, dict) and isinstance(item.get("id"), str):
-                named = f"{'group' if 'all' in item or 'any' in item else 'condition'} '{item['id']}'"
+                named = f"{spec.item_kind(item)} '{item['id']}'"
                 steps = []
             elif steps:
                 steps[-1] += f"[{step}]"

@@ -173,14 +173,22 @@ def _to_country(value: Any) -> str:
     return code
 
 
-def _member_parser(enum: type[LabelledEnum]) -> Callable[[Any], LabelledEnum]:
+def _member_parser(enum: type[LabelledEnum], without: tuple[LabelledEnum, ...] = ()) -> Callable[[Any], LabelledEnum]:
+    """A member of `enum` by code, label or synonym; the members `without` are refused (a target level
+    of none means nothing)."""
     def parse(value: Any) -> LabelledEnum:
         if _whole(value) is not None:
             value = _whole(value)  # a level typed as the number 3 may arrive as 3.0
         try:
-            return enum.parse(value)
+            member = enum.parse(value)
         except ValueError as exc:
-            raise ValueError(f"is not valid; {exc}") from None
+            member = None
+            if not without:
+                raise ValueError(f"is not valid; {exc}") from None
+        if member is None or member in without:
+            allowed = ", ".join(f"{m.value} ({m.zh})" for m in enum if m not in without)
+            raise ValueError(f"is not valid; expected one of {allowed}")
+        return member
     return parse
 
 
@@ -227,6 +235,7 @@ class CellKind:
     parse: Callable[[Any], Any]
     fact_type: FactType
     required: bool = False
+    members: tuple[LabelledEnum, ...] | None = None  # an enumeration's members a cell may name (None: all)
 
     def __call__(self, label: str, default: Any = None, *, default_factory: Callable[[], Any] | None = None):
         return FieldSpec(self, label, default, default_factory)
@@ -259,8 +268,8 @@ Country = CellKind(_to_country, TEXT)
 RequiredText = CellKind(_to_text, TEXT, required=True)
 
 
-def Choice(enum: type[LabelledEnum]) -> CellKind:
-    return CellKind(_member_parser(enum), enum_type(enum))
+def Choice(enum: type[LabelledEnum], without: tuple[LabelledEnum, ...] = ()) -> CellKind:
+    return CellKind(_member_parser(enum, without), enum_type(enum), members=tuple(m for m in enum if m not in without))
 
 
 def Choices(enum: type[LabelledEnum]) -> CellKind:
@@ -396,7 +405,7 @@ class PersonRecord(_Common):
     subsidised_projects_this_year = Count("本年度已获补贴项目数")
     apprentice_kind = Choice(V.ApprenticeKind)("学徒类型")
     apprentice_year = Count("学徒年度")
-    apprentice_target_level = Choice(V.SkillLevel)("目标等级")
+    apprentice_target_level = Choice(V.SkillLevel, without=(V.SkillLevel.none,))("目标等级")
     apprentice_evaluation_passed = Bool("学徒考核是否合格")
     apprentice_cert_obtained = Bool("学徒是否取得证书")
     is_mentor = Bool("是否带教师傅")

@@ -251,15 +251,13 @@ def explanation_lines(decision: Decision, lang: str) -> list[str]:
     if decision.to_qualify:
         lines.append(click.style(word("to_qualify", lang), bold=True))
         for hint in decision.to_qualify:
-            notes = []
-            if hint.alternative_of:
-                notes.append(f"{hint.condition}，任选其一" if lang == "zh" else f"one way: {hint.condition}")
+            note = ""
+            if hint.alternative_of:  # one alternative of an any-group
+                note = f"{hint.condition}，任选其一" if lang == "zh" else f"one way: {hint.condition}"
             if hint.way:  # the condition itself can be met in several ways
-                notes.append(f"{hint.condition} 的方式 {hint.way[0]}/{hint.way[1]}" if lang == "zh"
-                             else f"{hint.condition}, way {hint.way[0]} of {hint.way[1]}")
-            either = ""
-            if notes:
-                either = click.style(f"  〔{'；'.join(notes)}〕" if lang == "zh" else f"  ({'; '.join(notes)})", dim=True)
+                note = (note or hint.condition) + (f"，方式 {hint.way[0]}/{hint.way[1]}" if lang == "zh"
+                                                   else f", way {hint.way[0]} of {hint.way[1]}")
+            either = click.style(f"  〔{note}〕" if lang == "zh" else f"  ({note})", dim=True) if note else ""
             lines.append(f"  → {hint.describe(lang)}{either}")
     if decision.parameters:
         lines.append(click.style(word("parameters", lang), bold=True))

@@ -84,7 +84,7 @@ class GroupSpec(Strict):
         return self
 
 
-def _item_kind(value: Any) -> str:
+def item_kind(value: Any) -> str:
     """A group has `all:` or `any:`; anything else is a condition (so a missing `when:` is named as such)."""
     is_group = isinstance(value, dict) and "when" not in value and ("all" in value or "any" in value)
     return "group" if is_group else "condition"
@@ -92,7 +92,7 @@ def _item_kind(value: Any) -> str:
 
 ItemSpec = Annotated[
     Union[Annotated[ConditionSpec, Tag("condition")], Annotated[GroupSpec, Tag("group")]],
-    Discriminator(_item_kind),
+    Discriminator(item_kind),
 ]
 GroupSpec.model_rebuild()
 

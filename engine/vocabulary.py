@@ -87,7 +87,7 @@ class Field(LabelledEnum):
 
 
 class SkillLevel(LabelledEnum):
-    """Skill level: the national five levels plus the new eight-level ladder, ranked 1..7.
+    """Skill level: the national five levels plus the new eight-level ladder, ranked 1..7; none 0.
 
     The national number counts down (五级 = junior … 一级 = senior technician), so it is a synonym,
     never the rank. `none` (rank 0, below every level) says the person is known to hold no level,

@@ -4,14 +4,16 @@ from decimal import Decimal
 
 from hypothesis import strategies as st
 
-from engine.records import FACT_TYPES
+from engine.records import FACT_TYPES, cell_kind
 
 ALWAYS_KNOWN = {"applicant_id", "as_of", "record_type", "name", "nationality", "district", "employer_id"}
 RATIOS = {"employer_skilled_ratio"}
 dates = st.dates(min_value=date(2008, 1, 1), max_value=date(2026, 12, 31))
 
 
-def value_strategy(name: str, kind):
+def value_strategy(name: str, kind, members=None):
+    """A value of the field `name` of FactType `kind`; an enumeration's from `members` (those a cell
+    may name: apprentice_target_level takes no none) where given."""
     if kind.kind == "bool":
         return st.booleans()
     if kind.kind == "date":
@@ -25,7 +27,7 @@ def value_strategy(name: str, kind):
         return st.one_of(st.sampled_from(["0", "23", "24", "49999.99", "50000", "100000", "1000000"]),
                          st.decimals(min_value=0, max_value=2_000_000, places=2).map(str))
     if kind.kind == "enum":
-        return st.sampled_from([m.value for m in kind.enum])
+        return st.sampled_from([m.value for m in (members or kind.enum)])
     if kind.kind == "list":
         return st.lists(st.sampled_from([m.value for m in kind.enum]), unique=True, max_size=3)
     return st.text(max_size=5)
@@ -41,5 +43,5 @@ def records(draw, record_type: str | None = None, known_share: float = 0.7):
         if name in ALWAYS_KNOWN:
             continue
         if draw(st.floats(min_value=0, max_value=1)) < known_share:
-            record[name] = draw(value_strategy(name, kind))
+            record[name] = draw(value_strategy(name, kind, cell_kind(record_type, name).members))
     return record

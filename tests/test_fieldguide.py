@@ -56,6 +56,8 @@ def test_every_listed_spelling_is_read_as_its_member_by_the_record_parser():
 def test_the_text_lists_the_national_number_of_a_skill_level_and_the_list_conventions():
     out = run("fields", "--lang", "en").output
     assert "    senior: 高级工, 三级, 高级, 3  [rank 3]" in out
-    assert "none or 无 means none of them (known)" in out
+    assert "[] / none / 无 means none of them (known)" in out
+    assert "one of SkillLevel except none" in out  # apprentice_target_level
+    assert "yes or no: true, false, yes, no, 1, 0, t, f, y, n, 是, 否" in out
     assert "blank: required" in out and "blank: the run's date" in out
     assert "申请编号" in out and FIELD_LABELS_ZH["training_hours"] in out

@@ -68,15 +68,44 @@ def test_each_way_to_meet_an_or_condition_is_shown_and_numbered(tmp_path, record
     assert "training_hours 16 → at least 40  (completed, way 2 of 2)" in text
     assert "training_completed no → yes  (completed, way 1 of 2)" in text
     zh = run("check", record, "--programme", "technician-update-training-subsidy", "--rules", rules).output
-    assert "〔completed 的方式 1/2〕" in zh
+    assert "〔completed，方式 1/2〕" in zh
 
 
 def test_ways_that_would_undo_a_met_condition_are_shown_when_there_is_no_other(tmp_path, record):
-    # skill_level is read by technician-or-above and provider_type by provider, both met: neither way
-    # avoids a settled fact, so both are shown rather than none
-    rules = with_completed_condition(tmp_path, "skill_level >= senior_technician or provider_type == high_skill_base")
+    # a senior (below technician) fails technician-or-above, a vocational school fails provider:
+    # both ways undo a met condition, so both are shown rather than none
+    rules = with_completed_condition(tmp_path, "skill_level == senior or provider_type == vocational_school")
     hints = to_qualify(record, "technician-update-training-subsidy", rules)
     assert [(h["field"], h["way"]) for h in hints] == [("skill_level", 1), ("provider_type", 2)]
+
+
+def test_a_way_that_keeps_the_met_conditions_met_is_kept_though_it_changes_their_facts(tmp_path, record):
+    # raising the level to senior technician still meets technician-or-above: checked, not assumed
+    rules = with_completed_condition(tmp_path, "training_completed and (skill_level >= senior_technician or "
+                                               "training_hours >= 400)")
+    hints = to_qualify(record, "technician-update-training-subsidy", rules)
+    assert [(h["field"], h["needed"], h["way"]) for h in hints] == [
+        ("training_completed", True, 1), ("skill_level", "senior_technician", 1),
+        ("training_completed", True, 2), ("training_hours", 400, 2)]
+
+
+def test_the_one_clean_way_is_found_among_many_that_undo(tmp_path, record):
+    # five ways; the first four break provider or technician-or-above, the fifth is the answer
+    rules = with_completed_condition(tmp_path, "provider_type == vocational_school or provider_type == sme_platform or "
+                                               "provider_type == accredited_institution or skill_level == senior or "
+                                               "training_completed")
+    hints = to_qualify(record, "technician-update-training-subsidy", rules)
+    assert [(h["field"], h["needed"], h.get("way")) for h in hints] == [("training_completed", True, None)]
+
+
+def test_a_way_asking_more_than_another_is_left_out(tmp_path, record):
+    # (c or hours) and (c or fee): c alone does it, so c+fee and hours+c are not ways of their own
+    rules = with_completed_condition(tmp_path, "(training_completed or training_hours >= 40) and "
+                                               "(training_completed or training_fee >= 1000)")
+    record.write_text(json.dumps({**TECHNICIAN, "training_fee": 500}), encoding="utf-8")
+    hints = to_qualify(record, "technician-update-training-subsidy", rules)
+    assert [(h["field"], h["way"], h["ways"]) for h in hints] == [
+        ("training_completed", 1, 2), ("training_hours", 2, 2), ("training_fee", 2, 2)]
 
 
 def test_an_and_of_ors_gives_one_way_per_combination(tmp_path, record):

@@ -185,6 +185,8 @@ def test_a_duplicate_key_is_refused_naming_both_lines(rules, rel, old, new, key,
     (APPRENTICE, "beneficiary: employer\n", "benefishiary: employer\n", "benefishiary", ""),  # programme
     (APPRENTICE, "    - id: training-system\n", "      wen: frontline\n", "wen", "condition 'training-system': "),
     (BRIDGING, "    - id: level-and-years\n", "      mode: any\n", "mode", "group 'level-and-years': "),
+    # a condition (it has when:) with a stray all: is still named a condition
+    (APPRENTICE, "    - id: training-system\n", "      all: []\n", "all", "condition 'training-system': "),
     (BRIDGING, "  may_apply_engineer:\n", "    kind: bool\n", "kind", ""),  # local definition
     (APPRENTICE, "    clause: 三（二）\n", "    clasue: 三（二）\n", "clasue", ""),  # citation
 ])

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from engine.decide import decide
 from engine.loader import load_rules
-from engine.records import FACT_TYPES, parse_record
+from engine.records import FACT_TYPES, cell_kind, parse_record
 from engine.render import decision_json, decision_set_json
 from tests.strategies import ALWAYS_KNOWN, records, value_strategy
 
@@ -28,7 +28,8 @@ def test_learning_a_fact_never_flips_a_definite_outcome(data):
     if not unknown:
         return
     name = data.draw(st.sampled_from(unknown))
-    learnt = {**record, name: data.draw(value_strategy(name, FACT_TYPES[record["record_type"]][name]))}
+    kind = record["record_type"]
+    learnt = {**record, name: data.draw(value_strategy(name, FACT_TYPES[kind][name], cell_kind(kind, name).members))}
     before, after = outcomes(record), outcomes(learnt)
     for programme, decision in before.items():
         if decision["outcome"] != "undetermined":

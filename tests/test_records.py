@@ -46,6 +46,16 @@ def test_skill_levels_are_ranked_in_ladder_order_and_numbers_count_down():
     assert V.SkillLevel.parse("首席技师") is V.SkillLevel.chief_technician
 
 
+def test_a_target_level_of_none_is_refused_naming_the_levels_it_may_be():
+    # none says a person holds no level; as an apprentice's target it would mean nothing
+    assert parse(skill_level="无").skill_level is V.SkillLevel.none
+    with pytest.raises(RecordError) as caught:
+        parse(apprentice_target_level="无")
+    (line,) = caught.value.lines()
+    assert line.startswith("field 'apprentice_target_level': value '无' is not valid; expected one of junior (初级工), ")
+    assert "none" not in line
+
+
 def test_training_cert_level_is_the_skill_ladder_plus_special_ability():
     ladder = [(m.value, m.zh, m.synonyms, m.rank) for m in V.SkillLevel]
     derived = [(m.value, m.zh, m.synonyms, m.rank) for m in V.TrainingCertLevel]
@@ -376,7 +386,8 @@ def test_record_to_dict_is_json_with_codes():
 _text = st.text(min_size=1, max_size=12).map(str.strip).filter(bool)
 
 
-def _values(name, fact_type):
+def _values(name, fact_type, members=None):
+    """A value of a field; an enumeration's from `members`, those a cell may name, where given."""
     if name == "employer_skilled_ratio":
         return st.decimals(min_value=0, max_value=1, places=4)
     if name == "nationality":
@@ -389,13 +400,13 @@ def _values(name, fact_type):
         "number": st.integers(0, 10**6) if fact_type.integer else st.decimals(0, 10**12, places=2),
         "date": st.dates(),
         "text": _text,
-        "enum": st.sampled_from(list(fact_type.enum)) if fact_type.enum else None,
+        "enum": st.sampled_from(list(members or fact_type.enum)) if fact_type.enum else None,
     }[fact_type.kind]
 
 
 def _records(kind):
     model = PersonRecord if kind == "person" else EnterpriseRecord
-    optional = {name: st.none() | _values(name, ft) for name, ft in FACT_TYPES[kind].items()
+    optional = {name: st.none() | _values(name, ft, model.FIELDS[name].kind.members) for name, ft in FACT_TYPES[kind].items()
                 if name not in ("record_type", "applicant_id", "as_of", "nationality")}
     required = {"applicant_id": _text, "as_of": st.dates()}
     if kind == "person":
