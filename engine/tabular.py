@@ -345,15 +345,8 @@ class TableWriter:
         if self.format == ".parquet":
             self._write_parquet_frame(which, _cell_texts(frame, typed))
             return
-        if self.format != ".csv":
-            write = getattr(self, "_write_" + self.format[1:])
-            decode = [i for i, (name, dtype) in enumerate(frame.schema.items()) if typed and dtype == pl.String
-                      and frame.get_column(name).str.starts_with(TYPED).any()]
-            for row in frame.iter_rows():
-                row = list(row)
-                for i in decode:
-                    row[i] = decode_cell(row[i])
-                write(which, row)
+        if self.format == ".xlsx":  # the rows as write() would write them one by one, built column-wise
+            self._book.write_frame(which, frame, typed=typed)
             return
 
         if lines is not None:

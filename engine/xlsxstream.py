@@ -70,6 +70,33 @@ def excel_serial(value: date) -> float:
     return serial + 1 if value >= datetime(1900, 3, 1) else serial
 
 
+def cell_rest(value: Any) -> str | None:
+    """The XML of a cell holding `value`, after its opening `<c r="A1` (the reference is the
+    caller's); None for no cell (None, an empty string). Text is written as engine.tabular.safe_text
+    makes it."""
+    kind = type(value)
+    if kind is str:
+        if not value:
+            return None  # an empty cell, not an empty string
+        if value.startswith(_FORMULA_START):
+            value = safe_text(value)
+        if _NEEDS_ESCAPE.search(value):
+            value = _escape(value)
+        return f'" t="inlineStr"><is><t xml:space="preserve">{value}</t></is></c>'
+    if value is None:
+        return None
+    if kind is bool:
+        return f'" t="b"><v>{int(value)}</v></c>'
+    if kind is Decimal:
+        return f'" s="{_MONEY_STYLE}"><v>{float(value):.16G}</v></c>'
+    if (kind is int and -1e300 < value < 1e300) or (kind is float and math.isfinite(value)):
+        return f'"><v>{value:.16G}</v></c>'
+    if isinstance(value, date):
+        return f'" s="{_DATE_STYLE}"><v>{excel_serial(value):.16G}</v></c>'
+    # anything else (a time of day, a duration) as the text it reads as
+    return f'" t="inlineStr"><is><t xml:space="preserve">{_escape(safe_text(str(value)))}</t></is></c>'
+
+
 class XlsxStream:
     """A workbook of `sheets` (names), written a row at a time with `write_row`; `close` finishes it.
     Text a spreadsheet would take for a formula is written as engine.tabular.safe_text makes it."""
@@ -87,39 +114,55 @@ class XlsxStream:
     def write_row(self, sheet: int, values: list[Any]) -> None:
         self._rows[sheet] += 1
         number = str(self._rows[sheet])
-        letters = self._letters
-        if len(values) > len(letters):
-            letters.extend(xl_col_to_name(i) for i in range(len(letters), len(values)))
-        cells = []
-        needs_escape = _NEEDS_ESCAPE.search
-        for letter, value in zip(letters, values):  # the inner loop of a large sheet: kept lean
-            if value is None:
-                continue
-            if type(value) is str:
-                if not value:
-                    continue  # an empty cell, not an empty string
-                if value.startswith(_FORMULA_START):
-                    value = safe_text(value)
-                if needs_escape(value):
-                    value = _escape(value)
-                cells.append(f'<c r="{letter}{number}" t="inlineStr"><is><t xml:space="preserve">{value}</t></is></c>')
-            else:
-                cells.append(self._cell(letter + number, value))
+        letters = self._column_letters(len(values))
+        cells = [f'<c r="{letter}{number}{rest}' for letter, value in zip(letters, values)
+                 if (rest := cell_rest(value)) is not None]
         self._parts[sheet].write(f'<row r="{number}">{"".join(cells)}</row>'.encode())
 
-    def _cell(self, ref: str, value: Any) -> str:
-        """A cell that is not text."""
-        kind = type(value)
-        if kind is bool:
-            return f'<c r="{ref}" t="b"><v>{int(value)}</v></c>'
-        if kind is Decimal:
-            return f'<c r="{ref}" s="{_MONEY_STYLE}"><v>{float(value):.16G}</v></c>'
-        if (kind is int and -1e300 < value < 1e300) or (kind is float and math.isfinite(value)):
-            return f'<c r="{ref}"><v>{value:.16G}</v></c>'
-        if isinstance(value, date):
-            return f'<c r="{ref}" s="{_DATE_STYLE}"><v>{excel_serial(value):.16G}</v></c>'
-        # anything else (a time of day, a duration) as the text it reads as
-        return f'<c r="{ref}" t="inlineStr"><is><t xml:space="preserve">{_escape(safe_text(str(value)))}</t></is></c>'
+    def write_frame(self, sheet: int, frame, typed: bool = False, rows_at_a_time: int = 10_000) -> None:
+        """The rows of a polars frame, exactly as write_row writes each row (its cells decoded first
+        where `typed`: engine.tabular.encode_cell), built column-wise: each column's distinct values
+        are turned into cell XML once (cell_rest) and spread over its rows, and polars joins a row's
+        cells — about a third of write_row's time for a result sheet. A few thousand rows at a time,
+        so the XML of a large frame is never all in memory."""
+        import io
+
+        import polars as pl
+
+        from engine.tabular import decode_cell
+
+        letters = self._column_letters(frame.width)
+        columns = []  # per column: each distinct value's cell XML after `<c r="A1`, and each row's code
+        for name, dtype in frame.schema.items():
+            column = frame.get_column(name)
+            values = column.drop_nulls().unique()
+            bodies = pl.Series([cell_rest(decode_cell(v) if typed and dtype == pl.String else v)
+                                for v in values.to_list()], dtype=pl.String)
+            keys = values.cast(pl.String).to_list()  # an Enum of the distinct values codes the rows
+            codes = column.cast(pl.String).cast(pl.Enum(keys)).to_physical() if keys else None
+            columns.append((bodies, codes))
+        for offset in range(0, frame.height, rows_at_a_time):
+            height = min(rows_at_a_time, frame.height - offset)
+            start = self._rows[sheet] + 1
+            self._rows[sheet] += height
+            cells = pl.DataFrame(
+                [pl.int_range(start, start + height, eager=True).cast(pl.String).alias("n")]
+                + [(bodies.gather(codes.slice(offset, height)) if codes is not None
+                    else pl.Series([None] * height, dtype=pl.String)).alias(f"x{i}")
+                   for i, (bodies, codes) in enumerate(columns)])
+            xml = cells.select(pl.concat_str(
+                [pl.lit('<row r="'), pl.col("n"), pl.lit('">'),
+                 *[pl.concat_str(pl.lit(f'<c r="{letter}'), pl.col("n"), pl.col(f"x{i}")) for i, letter in enumerate(letters)],
+                 pl.lit("</row>")], ignore_nulls=True))  # a cell with no XML (null) is left out
+            buffer = io.BytesIO()
+            xml.write_csv(buffer, include_header=False, quote_style="never", line_terminator="")
+            self._parts[sheet].write(buffer.getbuffer())
+
+    def _column_letters(self, count: int) -> list[str]:
+        letters = self._letters
+        if count > len(letters):
+            letters.extend(xl_col_to_name(i) for i in range(len(letters), count))
+        return letters[:count]
 
     def close(self) -> None:
         for part in self._parts:

@@ -167,3 +167,71 @@ def test_the_streamed_writer_writes_the_cells_xlsxwriter_wrote(tmp_path_factory,
     theirs = CalamineWorkbook.from_path(str(oracle))
     assert ours.sheet_names == theirs.sheet_names == ["results", "errors"]
     assert ours.get_sheet_by_index(0).to_python() == theirs.get_sheet_by_index(0).to_python()
+
+
+def _sheet_xml(path: Path) -> bytes:
+    import zipfile
+
+    with zipfile.ZipFile(path) as book:
+        return book.read("xl/worksheets/sheet1.xml")
+
+
+@st.composite
+def frames(draw):
+    """A frame as the column-wise batch hands the writer: text columns (typed cells encoded, or text
+    that merely starts with the encoding's mark), outcome Enums, reason Categoricals, Decimal amounts,
+    row numbers, columns with no value at all."""
+    import polars as pl
+
+    from engine.tabular import encode_cell
+
+    height = draw(st.integers(1, 9))
+    typed = draw(st.booleans())
+    columns = []
+    for i in range(draw(st.integers(1, 6))):
+        kind = draw(st.sampled_from(["typed", "text", "enum", "categorical", "decimal", "number", "empty"]))
+        if kind == "typed" and typed:
+            values = [encode_cell(v) for v in draw(st.lists(written, min_size=height, max_size=height))]
+        elif kind in ("text", "typed", "enum", "categorical"):
+            pool = draw(st.lists(st.one_of(st.text(max_size=5), st.sampled_from(["\x00sx", "=1", "ok", "fail:a;b"])),
+                                 min_size=1, max_size=4))
+            values = draw(st.lists(st.one_of(st.none(), st.sampled_from(pool)), min_size=height, max_size=height))
+        if kind in ("typed", "text"):  # a reader's text: typed, a text that starts with the mark is encoded too
+            columns.append(pl.Series(f"c{i}", [encode_cell(v) for v in values] if typed else values, dtype=pl.String))
+        elif kind == "enum":
+            columns.append(pl.Series(f"c{i}", values, dtype=pl.String).cast(pl.Enum(sorted({v for v in values if v is not None}))))
+        elif kind == "categorical":
+            columns.append(pl.Series(f"c{i}", values, dtype=pl.Categorical))
+        elif kind == "decimal":
+            amounts = draw(st.lists(st.one_of(st.none(), st.decimals(0, 10**9, places=2)), min_size=height, max_size=height))
+            columns.append(pl.Series(f"c{i}", amounts, dtype=pl.Decimal(38, 2)))
+        elif kind == "number":
+            columns.append(pl.Series(f"c{i}", draw(st.lists(st.integers(0, 10**6), min_size=height, max_size=height)),
+                                     dtype=pl.UInt32))
+        else:
+            columns.append(pl.Series(f"c{i}", [None] * height, dtype=pl.String))
+    return pl.DataFrame(columns), typed
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(case=frames(), slice_rows=st.integers(1, 4))
+def test_a_frame_is_written_byte_for_byte_as_its_rows_one_by_one(tmp_path_factory, case, slice_rows):
+    """write_frame (column-wise, the batch's path) gives the very XML write_row gives for the same rows,
+    typed cells decoded — so everything the test above shows of write_row holds for it."""
+    import polars as pl
+
+    from engine.tabular import decode_cell
+    from engine.xlsxstream import XlsxStream
+
+    frame, typed = case
+    folder = tmp_path_factory.mktemp("frames")
+    by_rows, by_frame = XlsxStream(folder / "rows.xlsx", ["results", "errors"]), XlsxStream(folder / "frame.xlsx", ["results", "errors"])
+    for book in (by_rows, by_frame):
+        book.write_row(0, frame.columns)  # a header first: the frame's rows are numbered after it
+    text = [dtype == pl.String for dtype in frame.dtypes]  # typed cells are in text columns only
+    for row in frame.iter_rows():
+        by_rows.write_row(0, [decode_cell(v) if typed and is_text else v for v, is_text in zip(row, text)])
+    by_frame.write_frame(0, frame, typed=typed, rows_at_a_time=slice_rows)
+    by_rows.close()
+    by_frame.close()
+    assert _sheet_xml(folder / "frame.xlsx") == _sheet_xml(folder / "rows.xlsx")
