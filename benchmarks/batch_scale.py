@@ -5,7 +5,7 @@ input and writing the output bytes, the ordinary way and around the page cache a
 (engine.directfile) (the I/O floor), and the same rows as a Parquet file, into CSV
 and into Parquet (against the per-record path, Parquet in and out, on the first rows). For xlsx: the
 per-record path on the same sheet, and reading + writing the sheet with our reader (calamine) and
-writer (engine.xlsxstream), no deciding.
+writer (engine.xlsxstream, column-wise as the batch writes), no deciding.
 
     python benchmarks/batch_scale.py [--rows-csv 1000000] [--rows-xlsx 100000] [--dir /tmp/bench]
 """
@@ -37,13 +37,18 @@ def run_measured(args: list[str]) -> tuple[float, float, int]:
 
 
 def io_floor(source: Path, target: Path) -> float:
+    """Seconds to read the sheet and write its cells back as the batch does, no deciding: calamine's
+    rows in chunks of typed text columns (engine.columnbatch), written column-wise (XlsxStream.write_frame)."""
+    from engine.columnbatch import _typed_chunks
     from engine.tabular import Table, TableWriter
 
     start = time.perf_counter()
     table = Table(source)
     writer = TableWriter(target, table.header, ["row"])
-    for _, cells in table.rows():
-        writer.write(cells)
+    chunks, cleanup = _typed_chunks(table, len(table.header))
+    for chunk in chunks:
+        writer.write_frame(chunk.drop("__row"), typed=True)
+    cleanup()
     writer.commit()
     return time.perf_counter() - start
 
