@@ -192,7 +192,10 @@ def _has_error_cells(path: Path) -> bool:
             with book.open(name) as part:
                 tail = b""
                 for block in iter(lambda: part.read(1 << 22), b""):
-                    if _ERROR_CELL.search(tail + block):
+                    # the regex only where an error's type value ("e") is in the text at all: a
+                    # literal search is some 20× faster than the regex over a whole sheet
+                    text = tail + block
+                    if (b'"e"' in text or b"'e'" in text) and _ERROR_CELL.search(text):
                         return True
                     tail = block[-200:]  # a tag cut between blocks
     return False

@@ -103,6 +103,21 @@ def test_the_shipped_office_roster_reads_the_same_with_both_readers(monkeypatch)
     assert typed(fast) == typed(slow)
 
 
+@pytest.mark.parametrize("cell, has_error", [
+    (b'<c r="B2" t="e"><v>#N/A</v></c>', True), (b"<c r='B2' t = 'e'><v>#N/A</v></c>", True),
+    (b'<c r="B2" t="s"><v>0</v></c><c r="C2" t="b"><v>1</v></c>', False),
+    (b'<c r="B2" t="inlineStr"><is><t>t="e"</t></is></c>', False),  # the words inside a text, not a tag
+])
+def test_error_cells_are_found_whichever_quotes_the_sheet_uses(tmp_path, cell, has_error):
+    import zipfile
+
+    path = tmp_path / "book.xlsx"
+    with zipfile.ZipFile(path, "w") as book:
+        book.writestr("xl/worksheets/sheet1.xml", b'<worksheet><sheetData><row r="2">' + b"x" * (1 << 22) + cell
+                      + b"</row></sheetData></worksheet>")  # past the first block read
+    assert engine.tabular._has_error_cells(path) is has_error
+
+
 # ------------------------------------------------------------------------------------- writing
 
 def write_with_xlsxwriter(path: Path, rows: list[list]) -> Path:
