@@ -143,13 +143,15 @@ def hints_for(evaluation, group: "Group", results) -> list[Hint]:
 def hint_list(evaluation, condition, result, alternative: str | None, met: list) -> list[Hint]:
     """One hint per fact that would have to change; the bare sentence when no shape is recognised.
     Where the condition can be met in several ways (`a or b`), each way's hints carry its number
-    (n of all the ways, of which the first few are shown). A way that would undo a condition already
-    met (`met`: lower the skill level it asks for, change the apprentice's kind) is left out, unless
-    every way would."""
+    (n of all the ways, of which the first few are shown). Each way is tried: one that would not meet
+    the condition after all (it flips an if()'s guard) is dropped, and one that would undo a
+    condition already met (`met`: lower the skill level it asks for, change the apprentice's kind)
+    is left out unless every way would."""
     sentence = {lang: render(condition.says.get(lang), sentence_values(result.trace), lang) for lang in ("zh", "en")}
-    ways = _minimal(_solve(evaluation, condition.tree, True))
+    tried = [(way, _try(evaluation, condition, way, met)) for way in _minimal(_solve(evaluation, condition.tree, True))]
+    ways = [way for way, (meets, _) in tried if meets]
     if len(ways) > 1:
-        ways = [way for way in ways if not _undoes(evaluation, way, met)] or ways
+        ways = [way for way, (meets, clean) in tried if meets and clean] or ways
     if not ways:
         return [Hint(condition.id, None, None, None, None, sentence, alternative)]
     return [Hint(condition.id, field, evaluation.facts.get(field, UNKNOWN), op, needed, sentence, alternative,
@@ -159,14 +161,18 @@ def hint_list(evaluation, condition, result, alternative: str | None, met: list)
 
 def _minimal(ways: list[list[tuple[str, str, Any]]]) -> list[list[tuple[str, str, Any]]]:
     """The ways without repeats: a change named twice once, two bounds on one field as the tighter
-    one, and no way that holds every change of another (it asks for more than it needs)."""
+    one (a level by its rank), and no way that holds every change of another (it asks for more
+    than it needs)."""
+    def order(value: Any) -> Any:
+        return value.rank if isinstance(value, LabelledEnum) else value
+
     cleaned = []
     for way in ways:
-        tightest: dict[tuple[str, str], Any] = {}
+        tightest: dict[tuple, Any] = {}
         for field, op, needed in way:
             key = (field, op) if op in (">=", "<=") else (field, op, needed)
             if key in tightest and op in (">=", "<="):
-                needed = max(needed, tightest[key]) if op == ">=" else min(needed, tightest[key])
+                needed = (max if op == ">=" else min)(needed, tightest[key], key=order)
             tightest[key] = needed
         cleaned.append([(key[0], key[1], needed) for key, needed in tightest.items()])
     sets = [set(way) for way in cleaned]
@@ -174,28 +180,44 @@ def _minimal(ways: list[list[tuple[str, str, Any]]]) -> list[list[tuple[str, str
             if not any(other < sets[i] or (other == sets[i] and j < i) for j, other in enumerate(sets) if j != i)]
 
 
-def _undoes(evaluation, way: list[tuple[str, str, Any]], met: list) -> bool:
-    """Whether making the changes of `way` would make a met condition fail or go unknown: checked by
-    deciding those conditions again with an example value of each change (the needed bound, the
-    first option); a change with no one value (`!=`, `not in`) counts as undoing any met condition
-    that reads its field."""
+_TRIED_EXAMPLES = 8  # value combinations tried for one way (its `in` changes' options)
+
+
+def _try(evaluation, condition, way: list[tuple[str, str, Any]], met: list) -> tuple[bool, bool]:
+    """(meets, clean): whether some example of `way` — its bounds, each option of an `in` — makes
+    `condition` hold (decided again with those values), and whether some such example also keeps
+    every met condition met. A change with no one value (`!=`, `not in`) cannot be tried: the way
+    is taken to meet the condition, and to undo any met condition that reads its field."""
+    from itertools import islice, product
+
     from engine.evaluator import Evaluation, as_truth
 
-    changed = {}
+    options, vague = {}, set()
     for field, op, needed in way:
-        if op in ("==", ">=", "<=") or (op == "in" and needed):
-            changed[field] = needed[0] if op == "in" else needed
+        if op in ("==", ">=", "<="):
+            options[field] = [needed]
+        elif op == "in" and needed:
+            options[field] = list(needed)
         elif op == "has":
             held = evaluation.facts.get(field)
-            changed[field] = tuple(dict.fromkeys((held if isinstance(held, tuple) else ()) + tuple(needed)))
-        elif any(field in r.trace.facts for r in met):
-            return True
-    touched = [r for r in met if any(field in r.trace.facts for field in changed)]
-    if not touched:
-        return False
-    trial = Evaluation(evaluation.ruleset, {**evaluation.facts, **changed}, evaluation.as_of, evaluation.record_type)
-    trial.local = evaluation.local
-    return any(as_truth(trial.evaluate(r.condition.tree)[0]) is not True for r in touched)
+            options[field] = [tuple(dict.fromkeys((held if isinstance(held, tuple) else ()) + tuple(needed)))]
+        else:
+            vague.add(field)
+    undone_by_vague = any(field in r.trace.facts for r in met for field in vague)
+    if not options:
+        return True, not undone_by_vague
+    meets = False
+    for values in islice(product(*options.values()), _TRIED_EXAMPLES):
+        changed = dict(zip(options, values))
+        trial = Evaluation(evaluation.ruleset, {**evaluation.facts, **changed}, evaluation.as_of, evaluation.record_type)
+        trial.local = evaluation.local
+        if not vague and as_truth(trial.evaluate(condition.tree)[0]) is not True:
+            continue  # this example does not meet the condition after all
+        meets = True
+        touched = [r for r in met if any(field in r.trace.facts for field in changed)]
+        if not undone_by_vague and all(as_truth(trial.evaluate(r.condition.tree)[0]) is True for r in touched):
+            return True, True
+    return meets, False
 
 
 def sentence_values(trace) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from engine.types import LabelledEnum
 _LIST_SEPARATORS = "; ； 、 , ，"
 # the spellings the parsers take, from their own tables (yes before no, as a person reads them)
 _YES_NO = [word for pair in zip(sorted(records._TRUE, key=lambda w: (len(w) == 1, w)),
-                                sorted(records._FALSE, key=lambda w: (len(w) == 1, w))) for word in pair]
+                                sorted(records._FALSE, key=lambda w: (len(w) == 1, w)), strict=True) for word in pair]
 _NONE_LIST = " / ".join(sorted(records._NONE_WORDS))
 
 # What a cell of each kind may hold, by its parser (zh, en). An enumeration's members are listed

@@ -335,7 +335,7 @@ class TableWriter:
     def _names(self, which: int) -> list[str]:
         return _unique(self.header if which == 0 else self.error_header)
 
-    # whole frames (the column-wise batch): CSV and Parquet a column at a time, xlsx row by row;
+    # whole frames (the column-wise batch): CSV, Parquet and xlsx a column at a time;
     # every cell comes out exactly as `write` makes it
     def write_frame(self, frame, which: int = 0, typed: bool = False, lines=None, line_cells: int = 0) -> None:
         """Write a polars frame of rows (text input cells, decision columns) to the main or error

@@ -131,15 +131,24 @@ class XlsxStream:
 
         from engine.tabular import decode_cell
 
+        if not all(dtype.is_numeric() or (dtype.is_temporal() and dtype != pl.Duration)
+                   or isinstance(dtype, (pl.String, pl.Categorical, pl.Enum, pl.Boolean, pl.Null))
+                   for dtype in frame.dtypes):  # a type with no text to key its values by: row by row
+            text = [typed and dtype == pl.String for dtype in frame.dtypes]
+            for row in frame.iter_rows():
+                self.write_row(sheet, [decode_cell(v) if is_text else v for v, is_text in zip(row, text)])
+            return
         letters = self._column_letters(frame.width)
         columns = []  # per column: each distinct value's cell XML after `<c r="A1`, and each row's code
         for name, dtype in frame.schema.items():
-            column = frame.get_column(name)
-            values = column.drop_nulls().unique()
+            # a value's key is its text (0.0 and -0.0 are one value to unique() but two cells); an
+            # Enum of the keys codes the rows
+            keyed = frame.select(pl.col(name).cast(pl.String).alias("key"), pl.col(name).alias("value")
+                                 ).drop_nulls("key").unique("key", keep="first", maintain_order=True)
             bodies = pl.Series([cell_rest(decode_cell(v) if typed and dtype == pl.String else v)
-                                for v in values.to_list()], dtype=pl.String)
-            keys = values.cast(pl.String).to_list()  # an Enum of the distinct values codes the rows
-            codes = column.cast(pl.String).cast(pl.Enum(keys)).to_physical() if keys else None
+                                for v in keyed.get_column("value").to_list()], dtype=pl.String)
+            keys = keyed.get_column("key").to_list()
+            codes = frame.get_column(name).cast(pl.String).cast(pl.Enum(keys)).to_physical() if keys else None
             columns.append((bodies, codes))
         for offset in range(0, frame.height, rows_at_a_time):
             height = min(rows_at_a_time, frame.height - offset)

@@ -119,3 +119,30 @@ def test_an_and_of_ors_gives_one_way_per_combination(tmp_path, record):
     assert list(ways.values()) == [["training_completed", "training_fee"], ["training_completed", "shortage_occupation"],
                                    ["training_hours", "training_fee"], ["training_hours", "shortage_occupation"]]
     assert {h["ways"] for h in hints} == {4}
+
+
+def completed_hints(hints: list[dict]) -> list[tuple]:
+    return [(h["field"], h["op"], h["needed"], h.get("way")) for h in hints if h["condition"] == "completed"]
+
+
+def test_two_bounds_on_a_level_keep_the_higher_rank_not_the_later_name(tmp_path, record):
+    rules = with_completed_condition(tmp_path, "(skill_level >= senior_technician and skill_level >= technician) "
+                                               "or training_completed")
+    record.write_text(json.dumps({**TECHNICIAN, "skill_level": "senior"}), encoding="utf-8")
+    hints = to_qualify(record, "technician-update-training-subsidy", rules)
+    assert completed_hints(hints) == [("skill_level", ">=", "senior_technician", 1), ("training_completed", "==", True, 2)]
+
+
+def test_a_way_that_flips_an_if_guard_and_so_fails_after_all_is_not_offered(tmp_path, record):
+    # 100 hours would take the other branch (training_completed), which fails: no sure way, the sentence
+    rules = with_completed_condition(tmp_path, "if(training_hours >= 40, training_completed, training_hours >= 100)")
+    hints = to_qualify(record, "technician-update-training-subsidy", rules)
+    assert completed_hints(hints) == [(None, None, None, None)]
+
+
+def test_each_option_of_an_in_is_tried_before_a_way_is_left_out(tmp_path, record):
+    # vocational_school would undo the provider condition, high_skill_base keeps it: the way stands
+    rules = with_completed_condition(tmp_path, "provider_type in [vocational_school, high_skill_base] or "
+                                               "training_hours >= 400")
+    hints = to_qualify(record, "technician-update-training-subsidy", rules)
+    assert [(f, w) for f, _, _, w in completed_hints(hints)] == [("provider_type", 1), ("training_hours", 2)]

@@ -204,14 +204,17 @@ def frames(draw):
     typed = draw(st.booleans())
     columns = []
     for i in range(draw(st.integers(1, 6))):
-        kind = draw(st.sampled_from(["typed", "text", "enum", "categorical", "decimal", "number", "empty"]))
+        kind = draw(st.sampled_from(["typed", "text", "enum", "categorical", "decimal", "number", "float",
+                                     "duration", "empty"]))
         if kind == "typed" and typed:
             values = [encode_cell(v) for v in draw(st.lists(written, min_size=height, max_size=height))]
         elif kind in ("text", "typed", "enum", "categorical"):
             pool = draw(st.lists(st.one_of(st.text(max_size=5), st.sampled_from(["\x00sx", "=1", "ok", "fail:a;b"])),
                                  min_size=1, max_size=4))
             values = draw(st.lists(st.one_of(st.none(), st.sampled_from(pool)), min_size=height, max_size=height))
-        if kind in ("typed", "text"):  # a reader's text: typed, a text that starts with the mark is encoded too
+        if kind == "typed" and typed:  # typed cells, encoded as a reader encodes them
+            columns.append(pl.Series(f"c{i}", values, dtype=pl.String))
+        elif kind in ("typed", "text"):  # a reader's text: typed, a text that starts with the mark is encoded too
             columns.append(pl.Series(f"c{i}", [encode_cell(v) for v in values] if typed else values, dtype=pl.String))
         elif kind == "enum":
             columns.append(pl.Series(f"c{i}", values, dtype=pl.String).cast(pl.Enum(sorted({v for v in values if v is not None}))))
@@ -223,6 +226,12 @@ def frames(draw):
         elif kind == "number":
             columns.append(pl.Series(f"c{i}", draw(st.lists(st.integers(0, 10**6), min_size=height, max_size=height)),
                                      dtype=pl.UInt32))
+        elif kind == "float":  # 0.0 and -0.0 are one value to unique() and two texts
+            columns.append(pl.Series(f"c{i}", draw(st.lists(st.sampled_from([0.0, -0.0, 1.5, None]), min_size=height,
+                                                            max_size=height)), dtype=pl.Float64))
+        elif kind == "duration":  # a type with no text of its own to key it by
+            columns.append(pl.Series(f"c{i}", draw(st.lists(st.sampled_from([dt.timedelta(0), dt.timedelta(days=1)]),
+                                                            min_size=height, max_size=height))))
         else:
             columns.append(pl.Series(f"c{i}", [None] * height, dtype=pl.String))
     return pl.DataFrame(columns), typed
