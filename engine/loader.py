@@ -533,9 +533,9 @@ def _pydantic_message(item: dict, raw: Any) -> str:
 
 
 def _where(raw: Any, loc: tuple) -> tuple[str, str]:
-    """An error path of the file's keys (_real_keys) as (the innermost condition or group on it with an id, e.g. "condition
-    'training-system'" — empty if none — and the path from there, e.g. "says.en"; a list item
-    without an id is shown by its index: "amount.cases[1].value")."""
+    """An error path of the file's keys (_real_keys) as (the innermost condition or group on it with
+    an id, e.g. "condition 'training-system'" — empty if none — and the path from there, e.g.
+    "says.en"; a list item without an id is shown by its index: "amount.cases[1].value")."""
     named, steps, data = "", [], raw
     for step in loc:
         item = data[step] if isinstance(data, list) and isinstance(step, int) and 0 <= step < len(data) else \

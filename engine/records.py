@@ -175,19 +175,18 @@ def _to_country(value: Any) -> str:
 
 def _member_parser(enum: type[LabelledEnum], without: tuple[LabelledEnum, ...] = ()) -> Callable[[Any], LabelledEnum]:
     """A member of `enum` by code, label or synonym; the members `without` are refused (a target level
-    of none means nothing)."""
+    of none means nothing), and left out of the values the message lists."""
+    allowed = "expected one of " + ", ".join(f"{m.value} ({m.zh})" for m in enum if m not in without) if without else ""
+
     def parse(value: Any) -> LabelledEnum:
         if _whole(value) is not None:
             value = _whole(value)  # a level typed as the number 3 may arrive as 3.0
         try:
             member = enum.parse(value)
         except ValueError as exc:
-            member = None
-            if not without:
-                raise ValueError(f"is not valid; {exc}") from None
-        if member is None or member in without:
-            allowed = ", ".join(f"{m.value} ({m.zh})" for m in enum if m not in without)
-            raise ValueError(f"is not valid; expected one of {allowed}")
+            raise ValueError(f"is not valid; {allowed or exc}") from None
+        if member in without:
+            raise ValueError(f"is not valid; {allowed}")
         return member
     return parse
 
