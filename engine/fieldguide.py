@@ -107,10 +107,11 @@ def as_text(kind: str, lang: str) -> str:
     for name, label, cell, blank in rows:
         pad = " " * (label_width - _display_width(label))
         lines.append(f"  {name:<{width}}  {label}{pad}  {cell}; " + ("留空：" if zh else "blank: ") + blank)
-    if enumerations(kind):
+    enums = enumerations(kind)
+    if enums:
         lines.append("")
         lines.append("取值（不区分大小写与全角/半角）" if zh else "values (case, width and spaces do not matter)")
-    for enum in enumerations(kind):
+    for enum in enums:
         lines.append(f"  {enum.__name__}")
         for member in enum:
             rank = f"  [{'等级' if zh else 'rank'} {member.rank}]" if member.rank is not None else ""

@@ -23,7 +23,7 @@ from typing import Any
 
 from xlsxwriter.utility import xl_col_to_name
 
-from engine.tabular import _FORMULA_START, safe_text
+from engine.tabular import safe_text
 
 _MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _RELATIONSHIPS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -78,8 +78,7 @@ def cell_rest(value: Any) -> str | None:
     if kind is str:
         if not value:
             return None  # an empty cell, not an empty string
-        if value.startswith(_FORMULA_START):
-            value = safe_text(value)
+        value = safe_text(value)
         if _NEEDS_ESCAPE.search(value):
             value = _escape(value)
         return f'" t="inlineStr"><is><t xml:space="preserve">{value}</t></is></c>'
@@ -143,12 +142,14 @@ class XlsxStream:
         for name, dtype in frame.schema.items():
             # a value's key is its text (0.0 and -0.0 are one value to unique() but two cells); an
             # Enum of the keys codes the rows
-            keyed = frame.select(pl.col(name).cast(pl.String).alias("key"), pl.col(name).alias("value")
-                                 ).drop_nulls("key").unique("key", keep="first", maintain_order=True)
+            column = frame.get_column(name)
+            text = column.cast(pl.String)
+            keyed = pl.DataFrame({"key": text, "value": column}).drop_nulls("key").unique(
+                "key", keep="first", maintain_order=True)
             bodies = pl.Series([cell_rest(decode_cell(v) if typed and dtype == pl.String else v)
                                 for v in keyed.get_column("value").to_list()], dtype=pl.String)
             keys = keyed.get_column("key").to_list()
-            codes = frame.get_column(name).cast(pl.String).cast(pl.Enum(keys)).to_physical() if keys else None
+            codes = text.cast(pl.Enum(keys)).to_physical() if keys else None
             columns.append((bodies, codes))
         for offset in range(0, frame.height, rows_at_a_time):
             height = min(rows_at_a_time, frame.height - offset)
