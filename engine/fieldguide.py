@@ -29,6 +29,7 @@ _KINDS: dict[Callable, tuple[str, str]] = {
                        "date: 2024-05-01, 2024/5/1, 2024.5.1, 2024年5月1日, or a date cell"),
     records._to_amount: ("不小于 0 的数：1200、1,200.50、全角数字", "number, 0 or more: 1200, 1,200.50, full-width digits"),
     records._to_count: ("不小于 0 的整数", "whole number, 0 or more"),
+    records._to_ordinal: ("从 1 起的整数（第 1 年为 1）", "whole number from 1 (the first year is 1)"),
     records._to_ratio: ("0 到 1 之间的比例：0.75 或 75%", "share between 0 and 1: 0.75 or 75%"),
     records._to_text: ("文字", "text"),
     records._to_country: ("国家代码（ISO，如 CN）", "country code (ISO, such as CN)"),

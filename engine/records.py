@@ -147,6 +147,14 @@ def _to_count(value: Any) -> int:
     return int(number)
 
 
+def _to_ordinal(value: Any) -> int:
+    """Which year of something (an apprenticeship's 1st, 2nd …): a whole number from 1."""
+    number = _to_count(value)
+    if number < 1:
+        raise ValueError("must be 1 or more (the first year is 1)")
+    return number
+
+
 def _to_ratio(value: Any) -> Decimal:
     """A share between 0 and 1; "75%" is 0.75."""
     if isinstance(value, str) and _nfkc(value).endswith("%"):
@@ -262,6 +270,7 @@ Day = CellKind(_to_date, DATE)
 Amount = CellKind(_to_amount, NUMBER)
 Ratio = CellKind(_to_ratio, NUMBER)
 Count = CellKind(_to_count, INTEGER)
+Ordinal = CellKind(_to_ordinal, INTEGER)
 Text = CellKind(_to_text, TEXT)
 Country = CellKind(_to_country, TEXT)
 RequiredText = CellKind(_to_text, TEXT, required=True)
@@ -403,7 +412,7 @@ class PersonRecord(_Common):
     repeat_project = Bool("是否重复培训项目")
     subsidised_projects_this_year = Count("本年度已获补贴项目数")
     apprentice_kind = Choice(V.ApprenticeKind)("学徒类型")
-    apprentice_year = Count("学徒年度")
+    apprentice_year = Ordinal("学徒年度")
     apprentice_target_level = Choice(V.SkillLevel, without=(V.SkillLevel.none,))("目标等级")
     apprentice_evaluation_passed = Bool("学徒考核是否合格")
     apprentice_cert_obtained = Bool("学徒是否取得证书")

@@ -8,19 +8,20 @@ from engine.records import FACT_TYPES, cell_kind
 
 ALWAYS_KNOWN = {"applicant_id", "as_of", "record_type", "name", "nationality", "district", "employer_id"}
 RATIOS = {"employer_skilled_ratio"}
+ORDINALS = {"apprentice_year"}
 dates = st.dates(min_value=date(2008, 1, 1), max_value=date(2026, 12, 31))
 
 
 def value_strategy(name: str, kind, members=None):
     """A value of the field `name` of FactType `kind`; an enumeration's from `members` (those a cell
-    may name: apprentice_target_level takes no none) where given."""
+    may name: apprentice_target_level takes no none) where given; a year of an apprenticeship from 1."""
     if kind.kind == "bool":
         return st.booleans()
     if kind.kind == "date":
         return dates.map(date.isoformat)
     if kind.kind == "number":
         if kind.integer:
-            return st.integers(min_value=0, max_value=48)
+            return st.integers(min_value=1 if name in ORDINALS else 0, max_value=48)
         if name in RATIOS:
             return st.integers(min_value=0, max_value=100).map(lambda n: str(Decimal(n) / 100))
         # money and hours: round figures and boundary-ish values, exact decimals

@@ -277,7 +277,7 @@ DATES = [None, "2020-01-31", "2020-02-29", "2021-02-28", "2021-03-01", "2023-06-
 ])
 def test_dates_and_month_ends(text):
     rows = [{"skill_cert_date": a, "hire_date": b, "contract_months": m, "apprentice_year": y, "mentee_count": m}
-            for a in DATES for b in DATES[::2] for m, y in ((None, 1), (1, None), (13, 5), (0, 0))]
+            for a in DATES for b in DATES[::2] for m, y in ((None, 1), (1, None), (13, 5), (0, 1))]
     _same_values(text, _people(rows))
 
 

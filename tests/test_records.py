@@ -16,6 +16,7 @@ from engine.records import (
     record_to_dict,
 )
 from engine.types import BOOL, DATE, INTEGER, NUMBER, TEXT, UNKNOWN, enum_type, list_type, normalise_label
+from tests.strategies import ORDINALS
 
 AS_OF = dt.date(2024, 6, 30)
 
@@ -196,6 +197,13 @@ def test_counts_are_ints(cell):
 def test_fractional_counts_are_rejected(field):
     (line,) = problems_of({"applicant_id": "P", field: "12.5"}).lines()
     assert line == f"field '{field}': value '12.5' must be a whole number"
+
+
+@pytest.mark.parametrize("cell", ["0", 0, "0.0"])
+def test_an_apprenticeship_year_starts_at_1(cell):
+    (line,) = problems_of({"applicant_id": "P", "apprentice_year": cell}).lines()
+    assert line.startswith("field 'apprentice_year': value ") and line.endswith(" must be 1 or more (the first year is 1)")
+    assert parse(apprentice_year="1").apprentice_year == 1
 
 
 @pytest.mark.parametrize("cell, value", [("75%", Decimal("0.75")), (" 60 % ", Decimal("0.6")),
@@ -397,7 +405,7 @@ def _values(name, fact_type, members=None):
             lambda found, enum=fact_type.enum: tuple(m for m in enum if m in found))
     return {
         "bool": st.booleans(),
-        "number": st.integers(0, 10**6) if fact_type.integer else st.decimals(0, 10**12, places=2),
+        "number": st.integers(1 if name in ORDINALS else 0, 10**6) if fact_type.integer else st.decimals(0, 10**12, places=2),
         "date": st.dates(),
         "text": _text,
         "enum": st.sampled_from(list(members or fact_type.enum)) if fact_type.enum else None,
