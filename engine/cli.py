@@ -89,6 +89,9 @@ def check(file: str | None, as_of: date | None, fmt: str, lang: str, programmes:
     if ask:
         data = _interview(ruleset, data, default_as_of, lang, save, list(programmes) or None)
     record = parse_record(data, default_as_of=default_as_of)
+    if as_of is not None and record.as_of != as_of:  # the record's own date wins: say so, not silently
+        click.echo(f"note: the record gives as_of {record.as_of}, which is used; --as-of {as_of} is for a record "
+                   f"without one (--set as_of={as_of} replaces the record's)", err=True)
     decisions = decide(ruleset, record, list(programmes) or None)
     if fmt == "json":
         click.echo(to_json(decisions))
@@ -179,8 +182,10 @@ def list_fields(record_type: str, lang: str, fmt: str) -> None:
 
 
 def read_record_file(file: str) -> dict[str, Any]:
-    """A record from YAML or JSON (JSON is YAML); UserError naming the file on any problem."""
-    import yaml
+    """A record from YAML or JSON; UserError naming the file (and line) on any problem. A key given
+    twice is refused: the second would silently win."""
+    from engine.errors import RuleError
+    from engine.yamlsource import parse_yaml
 
     name = "stdin" if file == "-" else file
     try:
@@ -188,14 +193,25 @@ def read_record_file(file: str) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as error:
         raise UserError(f"{name}: cannot read: {error}") from None
     try:
-        data = yaml.safe_load(text) if not name.endswith(".json") else json.loads(text)
-    except (yaml.YAMLError, json.JSONDecodeError) as error:
-        mark = getattr(error, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark else (f":{error.lineno}" if hasattr(error, "lineno") else "")
-        raise UserError(f"{name}{line}: not valid {'JSON' if name.endswith('.json') else 'YAML'}: "
-                        f"{getattr(error, 'problem', None) or getattr(error, 'msg', error)}") from None
+        data = json.loads(text, object_pairs_hook=_unique_keys) if name.endswith(".json") else parse_yaml(text, name)
+    except RuleError as error:  # parse_yaml's, with the file and line
+        raise UserError(str(error)) from None
+    except json.JSONDecodeError as error:
+        raise UserError(f"{name}:{error.lineno}: not valid JSON: {error.msg}") from None
+    except ValueError as error:  # _unique_keys
+        raise UserError(f"{name}: {error}") from None
     if not isinstance(data, dict):
         raise UserError(f"{name}: expected one applicant record (a mapping of field: value)")
+    return data
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object, refused when a key comes twice (json.loads keeps the last silently)."""
+    data: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in data:
+            raise ValueError(f"duplicate key '{key}' in an object: give each field once")
+        data[key] = value
     return data
 
 

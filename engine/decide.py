@@ -96,7 +96,7 @@ def decide_programme(evaluation: Evaluation, programme: Programme) -> Decision:
         amount = _value(evaluation, programme.amount)
     given = {name: rule for name, rule in programme.effect.items() if outcome in rule.for_outcomes}
     if given:
-        effect = {name: _value(evaluation, rule) for name, rule in given.items()}
+        effect = {name: _unset_if_no_fact_missing(_value(evaluation, rule)) for name, rule in given.items()}
     if outcome == ELIGIBLE:
         for produced in [amount, *(effect or {}).values()]:
             if produced is not None and produced.value is UNKNOWN:
@@ -183,8 +183,8 @@ def _value(evaluation: Evaluation, rule: ValueRule) -> ValueResult:
             truth, when_trace = evaluation.evaluate(case.when)
             trace.merge(when_trace)
             truth = as_truth(truth)
-            if truth is UNKNOWN:
-                return ValueResult(UNKNOWN, trace, case.says or rule.says)
+            if truth is UNKNOWN:  # not this case's sentence: which case applies is what is unknown
+                return ValueResult(UNKNOWN, trace, rule.says or PENDING)
             if truth is False:
                 continue
         value, value_trace = evaluation.evaluate(case.value)
@@ -193,6 +193,19 @@ def _value(evaluation: Evaluation, rule: ValueRule) -> ValueResult:
             value = value.quantize(CENT, rounding=ROUNDING[rule.rounding])
         return ValueResult(value, trace, case.says or rule.says)
     return ValueResult(None, trace, rule.says)
+
+
+PENDING = Text("待定：取决于尚不知道的信息", "pending: depends on facts not yet known")
+
+
+def _unset_if_no_fact_missing(result: ValueResult) -> ValueResult:
+    """An effect unknown only because a figure it reads is unset is not set, not unknown: no fact
+    the applicant could give would settle it. (Effects only: an amount's status is in the batch's
+    reason codes, which the column-wise path reproduces as they are.)"""
+    if result.value is UNKNOWN and not result.trace.unknown_facts() and any(
+            use.value is UNSET for use in result.trace.parameters.values()):
+        return ValueResult(UNSET, result.trace, result.says)
+    return result
 
 
 def _not_in_force(programme: Programme, as_of: date) -> Decision:

@@ -89,31 +89,35 @@ class Hint:
     op: str | None  # the relation the field must have to `needed`: >= <= == in …
     needed: Any
     text: dict[str, str]  # the condition's sentence
-    alternative_of: str | None = None  # set when any one of several alternatives would do
+    alternative_of: str | None = None  # set when any one of several alternatives would do: this one's id
     way: tuple[int, int] | None = None  # (n, of): the condition can be met in `of` ways; this is way n
+    among: str | None = None  # with alternative_of: the id of the any-group it is one alternative of
 
     def describe(self, lang: str) -> str:
         if self.field is None:
             return self.text[lang]
+        from engine.records import FIELD_LABELS_ZH
+
+        field = FIELD_LABELS_ZH.get(self.field, self.field) if lang == "zh" else self.field
         current = format_value(self.value, lang)
         if self.op == "==" and isinstance(self.needed, (bool, LabelledEnum)):  # "is_mentor no → yes"
-            return f"{self.field} {current} → {format_value(self.needed, lang)}"
+            return f"{field} {current} → {format_value(self.needed, lang)}"
         if self.op in _WORDS:
             zh, en = _WORDS[self.op]
             if isinstance(self.needed, date):
                 zh, en = {">=": ("不早于", "on or after"), "<=": ("不晚于", "on or before"),
                           ">": ("晚于", "after"), "<": ("早于", "before")}.get(self.op, (zh, en))
             word = zh if lang == "zh" else en
-            return f"{self.field} {current} → {word} {format_value(self.needed, lang)}"
+            return f"{field} {current} → {word} {format_value(self.needed, lang)}"
         if self.op in ("in", "not in"):
             options = ", ".join(format_value(v, lang) for v in self.needed)
             word = ("为其中之一：" if lang == "zh" else "one of ") if self.op == "in" else (
                 "不为：" if lang == "zh" else "none of ")
-            return f"{self.field} {current} → {word}{options}"
+            return f"{field} {current} → {word}{options}"
         if self.op == "has":
-            return f"{self.field} {current} → " + ("包含 " if lang == "zh" else "including ") + \
+            return f"{field} {current} → " + ("包含 " if lang == "zh" else "including ") + \
                 ", ".join(format_value(v, lang) for v in self.needed)
-        return f"{self.field} {current} → {format_value(self.needed, lang)}"
+        return f"{field} {current} → {format_value(self.needed, lang)}"
 
 
 def hints_for(evaluation, group: "Group", results) -> list[Hint]:
@@ -125,22 +129,22 @@ def hints_for(evaluation, group: "Group", results) -> list[Hint]:
     met = [r for r in results if r.holds is True]  # a way to meet a failed condition must not undo these
     hints: list[Hint] = []
 
-    def walk(g, alternative: str | None) -> None:
+    def walk(g, alternative: str | None, among: str | None) -> None:
         for item in g.items:
             if truth_of(item, holds) is not False:
                 continue
-            inner = (item.id or "any") if g.mode == "any" else alternative
+            # an item of an any-group is one alternative (with all it holds); else it keeps its group's
+            here = (item.id or "any", g.id or "any") if g.mode == "any" else (alternative, among)
             if hasattr(item, "items"):
-                walk(item, (item.id or "any") if item.mode == "any" else inner)
+                walk(item, *here)
             else:
-                result = by_condition[id(item)]
-                hints.extend(hint_list(evaluation, item, result, inner if g.mode == "any" else alternative, met))
+                hints.extend(hint_list(evaluation, item, by_condition[id(item)], *here, met))
 
-    walk(group, None)
+    walk(group, None, None)
     return hints
 
 
-def hint_list(evaluation, condition, result, alternative: str | None, met: list) -> list[Hint]:
+def hint_list(evaluation, condition, result, alternative: str | None, among: str | None, met: list) -> list[Hint]:
     """One hint per fact that would have to change; the bare sentence when no shape is recognised.
     Where the condition can be met in several ways (`a or b`), each way's hints carry its number
     (n of all the ways, of which the first few are shown). Each way is tried: one that would not meet
@@ -153,9 +157,9 @@ def hint_list(evaluation, condition, result, alternative: str | None, met: list)
     if len(ways) > 1:
         ways = [way for way, (meets, clean) in tried if meets and clean] or ways
     if not ways:
-        return [Hint(condition.id, None, None, None, None, sentence, alternative)]
+        return [Hint(condition.id, None, None, None, None, sentence, alternative, among=among)]
     return [Hint(condition.id, field, evaluation.facts.get(field, UNKNOWN), op, needed, sentence, alternative,
-                 (number, len(ways)) if len(ways) > 1 else None)
+                 (number, len(ways)) if len(ways) > 1 else None, among)
             for number, way in enumerate(ways[:_SHOWN_WAYS], start=1) for field, op, needed in way]
 
 
@@ -280,7 +284,10 @@ def _solve(evaluation, node: Node, want: bool) -> list[list[tuple[str, str, Any]
         return [[(node.left.name, "in" if positive else "not in", tuple(options))]]
     if isinstance(node, Call) and node.function in ("has", "has_any") and want and isinstance(node.args[0], FactRef):
         needed = evaluation.value(node.args[1])
-        return [[(node.args[0].name, "has", needed if isinstance(needed, tuple) else (needed,))]]
+        needed = needed if isinstance(needed, tuple) else (needed,)
+        if node.function == "has_any":  # any one member will do: a way each
+            return [[(node.args[0].name, "has", (member,))] for member in needed]
+        return [[(node.args[0].name, "has", needed)]]
     return []
 
 

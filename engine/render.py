@@ -27,6 +27,9 @@ OUTCOME_TEXT = {
 }
 
 
+# the closing count: "undetermined" alone, since a figure not published leaves some undetermined too
+COUNT_TEXT = {"eligible": Text("符合条件", "eligible"), "ineligible": Text("不符合条件", "ineligible"),
+              "undetermined": Text("尚无法确定", "undetermined")}
 UNDETERMINED_BY_FIGURE = Text("尚无法确定：所需政策数值未公布", "undetermined: a figure it needs is not published")
 
 
@@ -129,7 +132,7 @@ def _hint_json(hint) -> dict[str, Any]:
         "op": hint.op,
         "needed": json_value(hint.needed),
         "text": {lang: hint.describe(lang) for lang in ("zh", "en")},
-        **({"any_of": hint.alternative_of} if hint.alternative_of else {}),
+        **({"any_of": hint.alternative_of, "among": hint.among} if hint.alternative_of else {}),
         **({"way": hint.way[0], "ways": hint.way[1]} if hint.way else {}),
     }
 
@@ -195,15 +198,15 @@ def to_text(decisions: DecisionSet, lang: str = "zh", explain: bool = False) -> 
         if explain:
             lines.extend("    " + line for line in explanation_lines(decision, lang))
             lines.append("")
-    counts = {o: sum(d.outcome == o for d in decisions.decisions) for o in ("eligible", "ineligible", "undetermined")}
-    lines.append(f"{word('summary', lang)}: " + ", ".join(
-        f"{OUTCOME_TEXT[('*', o)].get(lang) if o != 'eligible' else OUTCOME_TEXT[('entitlement', o)].get(lang)} {n}"
-        for o, n in counts.items()))
+    counts = {o: sum(d.outcome == o for d in decisions.decisions) for o in COUNT_TEXT}
+    lines.append(f"{word('summary', lang)}: " + ", ".join(f"{COUNT_TEXT[o].get(lang)} {n}" for o, n in counts.items()))
     return "\n".join(lines) + "\n"
 
 
 def summary_line(decision: Decision, lang: str) -> str:
     import click
+
+    from engine.records import FIELD_LABELS_ZH
 
     mark, colour = _MARK[decision.outcome]
     programme = decision.programme
@@ -221,7 +224,8 @@ def summary_line(decision: Decision, lang: str) -> str:
         if result.value is not None:
             parts.append(f"{name} = {format_value(result.value, lang)}")
     if decision.missing:
-        parts.append(f"{word('missing', lang)}: " + ", ".join(decision.missing))
+        parts.append(f"{word('missing', lang)}: " + ("、" if lang == "zh" else ", ").join(
+            FIELD_LABELS_ZH.get(name, name) if lang == "zh" else name for name in decision.missing))
     return " · ".join(parts)
 
 
@@ -237,7 +241,8 @@ def explanation_lines(decision: Decision, lang: str) -> list[str]:
         lines.append(click.style("  ✗ ", fg="red") + decision.notes[0].get(lang))
     for result in decision.results:
         mark, colour = _HOLDS.get(result.holds, ("?", "yellow"))
-        text = render(result.condition.says.get(lang), sentence_values(result.trace), lang)
+        # a sentence states the condition; one that fails, or is not known, says so before it
+        text = _STANDING.get(result.holds, _STANDING[UNKNOWN])[lang == "en"] + render(result.condition.says.get(lang), sentence_values(result.trace), lang)
         facts = ", ".join(f"{n}={format_value(v, lang)}" for n, v in result.trace.facts.items())
         lines.append(click.style(f"  {mark} ", fg=colour) + text + click.style(f"   [{facts}]" if facts else "", dim=True))
     for label, result in [("amount", decision.amount), *(decision.effect or {}).items()]:
@@ -250,15 +255,7 @@ def explanation_lines(decision: Decision, lang: str) -> list[str]:
         lines.extend(f"  ? {field_label(name, lang)}" for name in decision.missing)
     if decision.to_qualify:
         lines.append(click.style(word("to_qualify", lang), bold=True))
-        for hint in decision.to_qualify:
-            note = ""
-            if hint.alternative_of:  # one alternative of an any-group
-                note = f"{hint.condition}，任选其一" if lang == "zh" else f"one way: {hint.condition}"
-            if hint.way:  # the condition itself can be met in several ways
-                note = (note or hint.condition) + (f"，方式 {hint.way[0]}/{hint.way[1]}" if lang == "zh"
-                                                   else f", way {hint.way[0]} of {hint.way[1]}")
-            either = click.style(f"  〔{note}〕" if lang == "zh" else f"  ({note})", dim=True) if note else ""
-            lines.append(f"  → {hint.describe(lang)}{either}")
+        lines.extend(to_qualify_lines(decision.to_qualify, lang))
     if decision.parameters:
         lines.append(click.style(word("parameters", lang), bold=True))
         for use in decision.parameters:
@@ -274,6 +271,54 @@ def explanation_lines(decision: Decision, lang: str) -> list[str]:
     for citation in dict.fromkeys(list(programme.cites) + [c for r in decision.results for c in r.condition.cites]):
         lines.append(f"  § {citation.doc} {citation.clause or ''}: 「{_one_line(citation.quote)}」")
     return lines
+
+
+_STANDING = {True: ("", ""), False: ("未满足：", "not met: "), UNKNOWN: ("待定：", "not known: ")}
+_CIRCLED = "①②③④⑤⑥⑦⑧⑨⑩"
+
+
+def to_qualify_lines(hints, lang: str) -> list[str]:
+    """The hints grouped as they combine. A condition needing several changes lists them under its
+    sentence (all of them); one that can be met in several ways numbers the ways (any one); the
+    alternatives of an any-group come under "any one of", numbered, each with its sentence."""
+    import click
+
+    zh = lang == "zh"
+    groups: dict[Any, dict[Any, dict[str, list]]] = {}  # any-group → alternative → condition → hints
+    for hint in hints:
+        groups.setdefault(hint.among, {}).setdefault(hint.alternative_of, {}).setdefault(hint.condition, []).append(hint)
+    lines: list[str] = []
+    for among, alternatives in groups.items():
+        if among is None:  # conditions that must all hold
+            for unit in alternatives[None].values():
+                if len(unit) == 1 and unit[0].way is None:
+                    lines.append(f"  → {unit[0].describe(lang)}")
+                    continue
+                joint = ("任一方式即可" if zh else "any one way") if unit[0].way else ("以下各项都需要" if zh else "all of")
+                lines.append(f"  · {unit[0].text[lang]} —— {joint}：" if zh else f"  · {unit[0].text[lang]} — {joint}:")
+                lines.extend(_changes(unit, lang, "      "))
+            continue
+        lines.append("  " + click.style("以下任选其一：" if zh else "any one of:", bold=True))
+        for number, conditions in enumerate(alternatives.values(), start=1):
+            mark = _CIRCLED[number - 1] if number <= len(_CIRCLED) else f"({number})"
+            for index, unit in enumerate(conditions.values()):
+                lead = f"    {mark} " if index == 0 else ("      且 " if zh else "      and ")
+                lines.append(lead + unit[0].text[lang])
+                if unit[0].field is not None:  # else the sentence is all there is to say
+                    lines.extend(_changes(unit, lang, "        "))
+    return lines
+
+
+def _changes(unit, lang: str, indent: str) -> list[str]:
+    """One condition's changes: a line each (all needed), or a line per way (any one)."""
+    ways: dict[Any, list] = {}
+    for hint in unit:
+        ways.setdefault(hint.way, []).append(hint)
+    if None in ways:
+        return [f"{indent}→ {hint.describe(lang)}" for hint in ways[None]]
+    label = (lambda n, of: f"方式 {n}/{of}：") if lang == "zh" else (lambda n, of: f"way {n} of {of}: ")
+    joiner = "，且 " if lang == "zh" else "; and "
+    return [indent + label(*way) + joiner.join(h.describe(lang) for h in changes) for way, changes in ways.items()]
 
 
 def beneficiary_text(code: str, lang: str) -> str:

@@ -50,8 +50,8 @@ def test_piped_text_has_no_colour_codes():
 def test_explain_shows_marks_facts_provenance_clause_and_hints():
     out = run("check", APPRENTICE, "--programme", "skill-to-title-bridging", "--lang", "en").output
     assert "✓ works on a production frontline" in out
-    assert "? appraisals passed in the last 3 years" in out and "appraisals_passed_3y=unknown" in out
-    assert "✗ senior or above (junior)" in out
+    assert "? not known: appraisals passed in the last 3 years" in out and "appraisals_passed_3y=unknown" in out
+    assert "✗ not met: senior or above (junior)" in out
     assert "skill_level junior → at least senior" in out           # to qualify
     assert "⚠ public figure, to be confirmed" in out              # provenance flagged
     assert "§ SH-SKILLS-PLAN-2018 三（三）" in out and "职称评审" in out  # the clause quoted

@@ -60,12 +60,24 @@ def test_as_of_applies_to_a_record_without_its_own_date(tmp_path):
     assert data["as_of"] == "2020-01-02"
 
 
+def test_as_of_given_beside_a_record_with_its_own_date_is_reported_not_silently_ignored(tmp_path):
+    record = tmp_path / "r.json"
+    record.write_text(json.dumps({"applicant_id": "X", "as_of": "2024-06-01"}))
+    result = CliRunner().invoke(main, ["check", str(record), "--format", "json", "--as-of", "2019-01-01"])
+    assert json.loads(result.stdout)["as_of"] == "2024-06-01"
+    assert "the record gives as_of 2024-06-01, which is used; --as-of 2019-01-01" in result.stderr
+    replaced = CliRunner().invoke(main, ["check", str(record), "--format", "json", "--set", "as_of=2019-01-01"])
+    assert json.loads(replaced.stdout)["as_of"] == "2019-01-01" and not replaced.stderr
+
+
 @pytest.mark.parametrize("content, message", [
     ("applicant_id: X\nskill_level: expert\n", "field 'skill_level': value 'expert'"),
     ("applicant_id: X\ntrainning_hours: 3\n", "did you mean 'training_hours'"),
     ("applicant_id: [1\n", "not valid YAML"),
     ("- a\n- b\n", "expected one applicant record"),
     ("name: 张三\n", "applicant_id"),
+    # a key given twice: the second would silently win (here, another applicant and date)
+    ("applicant_id: D\nas_of: 2024-01-01\napplicant_id: E\n", "bad.yaml:3: duplicate key 'applicant_id' (first on line 1)"),
 ])
 def test_bad_record_exits_2_with_a_message_not_a_traceback(tmp_path, content, message):
     path = tmp_path / "bad.yaml"
@@ -74,6 +86,14 @@ def test_bad_record_exits_2_with_a_message_not_a_traceback(tmp_path, content, me
     assert result.exit_code == 2
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_json_key_given_twice_is_refused(tmp_path):
+    path = tmp_path / "dup.json"
+    path.write_text('{"applicant_id": "D", "as_of": "2024-01-01", "as_of": "2019-01-01"}', encoding="utf-8")
+    result = run("check", path)
+    assert result.exit_code == 2
+    assert "duplicate key 'as_of'" in result.output and "Traceback" not in result.output
 
 
 def test_missing_file_and_bad_options_exit_2():
@@ -115,3 +135,34 @@ def test_python_cli_py_runs_from_a_checkout():
                                capture_output=True, text=True, timeout=60)
     assert completed.returncode == 0, completed.stderr
     assert json.loads(completed.stdout)["decisions"]
+
+
+def _text(tmp_path, record: dict, *args: str) -> str:
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps({"applicant_id": "T", **record}), encoding="utf-8")
+    result = run("check", path, *args)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_an_effect_waiting_only_on_an_unpublished_figure_reads_not_set(tmp_path):
+    # a principal technician before 2023: the parity pairing is unset; no fact would settle it
+    text = _text(tmp_path, {"as_of": "2022-06-01", "skill_level": "principal_technician",
+                            "employment_status": "employed", "employer_ownership": "private"},
+                 "--programme", "treatment-parity")
+    assert "parity_title = 未设定" in text and "未知" not in text.split("参数")[0]
+
+
+def test_an_amount_waiting_on_a_fact_does_not_show_one_case_formula(tmp_path):
+    # employed (80%) unless a 100% group applies, and groups is unknown: which rate is not known
+    text = _text(tmp_path, {"as_of": "2024-06-01", "training_route": "individual", "training_cert_level": "senior",
+                            "training_fee": 5000, "hukou": "shanghai", "employment_status": "employed",
+                            "shortage_occupation": False}, "--programme", "individual-skill-subsidy")
+    assert "amount = 未知  (待定：取决于尚不知道的信息)" in text
+    assert "×100%" not in text.split("说明")[0]
+
+
+def test_the_closing_count_does_not_ask_for_facts_when_a_figure_is_what_is_missing(tmp_path):
+    text = _text(tmp_path, {"as_of": "2024-06-01"}, "--lang", "zh")
+    assert text.splitlines()[-1].startswith("结果: 符合条件 ") and "尚无法确定 " in text.splitlines()[-1]
+    assert "需补充信息" not in text.splitlines()[-1]

@@ -65,10 +65,51 @@ def test_each_way_to_meet_an_or_condition_is_shown_and_numbered(tmp_path, record
         ("training_completed", "==", True, 1, 2), ("training_hours", ">=", 40, 2, 2)]
     text = run("check", record, "--programme", "technician-update-training-subsidy", "--lang", "en",
                "--rules", rules).output
-    assert "training_hours 16 → at least 40  (completed, way 2 of 2)" in text
-    assert "training_completed no → yes  (completed, way 1 of 2)" in text
+    assert ("· the training was completed — any one way:\n"
+            "          way 1 of 2: training_completed no → yes\n"
+            "          way 2 of 2: training_hours 16 → at least 40\n") in text
     zh = run("check", record, "--programme", "technician-update-training-subsidy", "--rules", rules).output
-    assert "〔completed，方式 1/2〕" in zh
+    assert "方式 1/2：是否完成培训 否 → 是\n          方式 2/2：培训课时 16 → 至少 40" in zh  # Chinese field names
+
+
+def test_alternatives_are_numbered_and_an_alternative_needing_two_changes_lists_both_under_it(tmp_path):
+    # a senior with a certificate 1 year old: each bridging tier is one alternative; the engineer tier
+    # needs both a higher level and older certificate, which are one alternative, not two
+    path = tmp_path / "senior.json"
+    path.write_text(json.dumps({"applicant_id": "B-1", "as_of": "2024-06-01", "frontline": True,
+                                "employer_ownership": "private", "field": "engineering", "appraisals_passed_3y": True,
+                                "continuing_education_done": True, "skill_level": "senior",
+                                "skill_cert_date": "2023-01-01"}), encoding="utf-8")
+    hints = to_qualify(path, "skill-to-title-bridging")
+    assert {(h["any_of"], h["among"]) for h in hints} == {
+        ("tier-senior-engineer", "level-and-years"), ("tier-engineer", "level-and-years"),
+        ("tier-assistant-engineer", "level-and-years")}
+    text = run("check", path, "--programme", "skill-to-title-bridging", "--lang", "en").output
+    assert ("      any one of:\n"
+            "        ① senior technician or above (senior) and at least 4 years since the certificate (1)\n"
+            "            → skill_level senior → at least senior_technician\n"
+            "            → skill_cert_date 2023-01-01 → on or before 2020-06-01\n"
+            "        ② technician or above (senior)") in text
+    assert "③ senior or above (senior) and at least 2 years since the certificate (1)\n" \
+           "            → skill_cert_date 2023-01-01 → on or before 2022-06-01\n" in text
+
+
+def test_has_any_offers_each_member_as_its_own_way(tmp_path):
+    # `has_any(groups, [xiebao, rural_surplus_labour, disabled])`: any one group will do, not all three
+    path = tmp_path / "veteran.json"
+    path.write_text(json.dumps({"applicant_id": "V-1", "as_of": "2024-06-01", "training_route": "individual",
+                                "training_cert_level": "senior", "training_fee": 5000, "employment_status": "self_employed",
+                                "groups": ["veteran"], "discharge_date": "2019-05-31"}), encoding="utf-8")
+    hints = [h for h in to_qualify(path, "individual-skill-subsidy") if h["field"] == "groups"]
+    assert [(h["needed"], h["way"], h["ways"]) for h in hints] == [
+        (["xiebao"], 1, 3), (["rural_surplus_labour"], 2, 3), (["disabled"], 3, 3)]
+
+
+def test_a_failed_condition_reads_as_not_met(tmp_path, record):
+    text = run("check", record, "--programme", "technician-update-training-subsidy", "--lang", "en").output
+    assert "✗ not met: the training was completed" in text
+    zh = run("check", record, "--programme", "technician-update-training-subsidy").output
+    assert "✗ 未满足：培训已完成" in zh
 
 
 def test_ways_that_would_undo_a_met_condition_are_shown_when_there_is_no_other(tmp_path, record):
