@@ -68,6 +68,7 @@ class RowDecider:
 
     def __init__(self, ruleset: Ruleset, header: list[str], default_as_of: date, explain: bool) -> None:
         self.ruleset = ruleset
+        self.header = header
         self.default_as_of = default_as_of
         self.explain = explain
         self.columns = [(index, name) for index, name in enumerate(header) if field_for_header(name)]
@@ -76,8 +77,20 @@ class RowDecider:
 
     def decide_chunk(self, rows: list[tuple[int, list[Any]]]) -> Chunk:
         chunk = Chunk([], [], [], Summary())
+        width = len(self.header)
         for number, cells in rows:
             chunk.summary.rows += 1
+            beyond = [c for c in cells[width:] if not is_blank(c)]
+            if beyond:  # cells with no header (a stray comma shifts every cell after it): not read as facts
+                cells = cells[:width]
+                chunk.summary.errors += 1
+                applicant = cells[self.id_column] if self.id_column is not None else None
+                chunk.errors.append([number, applicant, None, ", ".join(str(c) for c in beyond),
+                                     f"the row has cells past the header's {width} columns, which no field names "
+                                     "(an unquoted comma, or a column without a header?): the row is not decided"])
+                chunk.rows.append(list(cells) + self.error_columns())
+                continue
+            cells = cells[:width]
             # a blank cell is an absent fact: in a mixed roster the other record type's columns are
             # blank, and must not count as fields given to this record
             data = [(name, cells[index]) for index, name in self.columns  # pairs: a header may repeat

@@ -245,8 +245,7 @@ def batch(in_path: Path, out_path: Path, as_of: date | None, explain_path: Path 
     keep_freed_memory()  # before polars starts
 
     table_format(in_path), table_format(out_path)
-    if in_path.resolve() == out_path.resolve():
-        raise click.BadParameter("OUT must not be the input file", param_hint="-o")
+    _check_outputs(in_path, out_path, explain_path)
     ruleset = _load_rules(rules_dir)
     bar = None
     on_terminal = sys.stderr.isatty()
@@ -272,6 +271,21 @@ def batch(in_path: Path, out_path: Path, as_of: date | None, explain_path: Path 
     _print_summary(summary, ruleset)
     if summary.errors:
         sys.exit(EXIT_FAILURES)
+
+
+def _check_outputs(in_path: Path, out_path: Path, explain_path: Path | None) -> None:
+    """Refuse, before any work, outputs that would overwrite the input or each other, or go to a
+    directory that is not there."""
+    from engine.tabular import output_files
+
+    written = [("-o", path) for path in output_files(out_path)] + ([("--explain", explain_path)] if explain_path else [])
+    seen: dict[Path, str] = {in_path.resolve(): "the input file"}
+    for option, path in written:
+        if not path.resolve().parent.is_dir():
+            raise click.BadParameter(f"{path}: the directory {path.parent} does not exist", param_hint=option)
+        if path.resolve() in seen:
+            raise click.BadParameter(f"{path} would overwrite {seen[path.resolve()]}", param_hint=option)
+        seen[path.resolve()] = f"the file -o writes ({path})" if option == "-o" else str(path)
 
 
 def _print_summary(summary, ruleset) -> None:

@@ -350,6 +350,8 @@ def _chunks(path: Path, width: int) -> Iterator[Any]:
                 frame = pl.read_csv(header + data, has_header=True, new_columns=names, infer_schema=False,
                                     encoding="utf8", truncate_ragged_lines=False, raise_if_empty=False)
             except Exception as error:  # text that is not UTF-8 past what the encoding was sniffed from
+                if "more fields than defined" in str(error):  # a row with a cell past the header
+                    raise Refused("a row has more cells than the header") from None
                 raise Refused(f"polars cannot read it: {error}") from None
             lines = len(texts) if texts is not None else data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
             if frame.width != width:

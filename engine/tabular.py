@@ -236,6 +236,13 @@ def safe_text(value: str) -> str:
     return "'" + value if value.startswith(_FORMULA_START) else value
 
 
+def output_files(path: Path) -> list[Path]:
+    """The files a TableWriter for `path` writes: it, and for CSV and Parquet its errors sibling."""
+    path = Path(path)
+    fmt = table_format(path)
+    return [path] if fmt == ".xlsx" else [path, path.with_name(f"{path.stem}.errors{fmt}")]
+
+
 class TableWriter:
     """Writes a main sheet and an error sheet; both appear only when `commit()` is reached.
 
@@ -247,7 +254,7 @@ class TableWriter:
         self.format = table_format(self.path)
         self.header, self.error_header = header, error_header
         self._temporaries: list[tuple[Path, Path]] = []
-        self._errors_path = self.path.with_name(f"{self.path.stem}.errors{self.format}")
+        self._errors_path = output_files(self.path)[-1]
         getattr(self, "_start_" + self.format[1:])()
 
     def _temporary(self, target: Path) -> Path:

@@ -146,6 +146,59 @@ def test_bad_files_are_refused_with_a_message(tmp_path):
     assert not (tmp_path / "out.csv").exists()
 
 
+@pytest.mark.parametrize("args, option, message", [
+    (["-o", "in.csv"], "-o", "in.csv would overwrite the input file"),
+    (["-o", "out.csv", "--explain", "in.csv"], "--explain", "in.csv would overwrite the input file"),
+    (["-o", "out.csv", "--explain", "out.csv"], "--explain", "out.csv would overwrite the file -o writes"),
+    (["-o", "out.csv", "--explain", "out.errors.csv"], "--explain", "would overwrite the file -o writes (out.errors.csv)"),
+    (["-o", "in.csv.xlsx", "--explain", "./in.csv"], "--explain", "would overwrite the input file"),
+    (["-o", "missing/out.csv"], "-o", "the directory missing does not exist"),
+    (["-o", "out.xlsx", "--explain", "missing/e.jsonl"], "--explain", "the directory missing does not exist"),
+])
+def test_outputs_that_would_overwrite_the_input_or_each_other_are_refused_before_any_work(
+        tmp_path, monkeypatch, args, option, message):
+    monkeypatch.chdir(tmp_path)
+    write_csv(tmp_path / "in.csv", ["applicant_id"], [["A-1"]])
+    before = (tmp_path / "in.csv").read_bytes()
+    result = run("batch", "in.csv", *args)
+    assert result.exit_code == 2 and f"Invalid value for {option}" in result.output and message in result.output
+    assert "Traceback" not in result.output
+    assert (tmp_path / "in.csv").read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]
+
+
+RAGGED = [["applicant_id", "skill_level", "备注"], ["R1", "高级工", "a"], ["R2", "高级工", "b", "EXTRA"],
+          ["R3", "技师", "c", None, ""]]
+
+
+@pytest.mark.parametrize("per_record", [False, True])
+def test_a_csv_row_with_cells_past_the_header_is_an_error_not_shifted_into_the_decisions(tmp_path, per_record):
+    source, out = tmp_path / "in.csv", tmp_path / "out.csv"
+    source.write_text("\n".join(",".join(c or "" for c in row) for row in RAGGED) + "\n", encoding="utf-8")
+    result = run("batch", source, "-o", out, "--as-of", "2024-06-01", "--workers", "1",
+                 *(["--per-record"] if per_record else []))
+    assert result.exit_code == 1, result.output
+    written = read_csv(out)
+    assert {len(row) for row in written} == {len(written[0])}  # every row as wide as the header
+    by_id = {row[0]: dict(zip(written[0], row)) for row in written[1:]}
+    assert by_id["R2"]["apprenticeship-mentor-allowance.outcome"] == "error"
+    assert by_id["R3"]["apprenticeship-mentor-allowance.outcome"] == "undetermined"  # empty cells past it: fine
+    errors = read_csv(tmp_path / "out.errors.csv")
+    assert errors[1][:4] == ["3", "R2", "", "EXTRA"] and "past the header's 3 columns" in errors[1][4]
+
+
+def test_an_xlsx_cell_past_the_header_keeps_its_own_column(tmp_path):
+    source, out = tmp_path / "in.xlsx", tmp_path / "out.csv"
+    book = openpyxl.Workbook()
+    for row in RAGGED:
+        book.active.append(row)
+    book.save(source)
+    result = run("batch", source, "-o", out, "--as-of", "2024-06-01", "--workers", "1")
+    assert result.exit_code == 0, result.output
+    written = read_csv(out)
+    assert written[0][:5] == ["applicant_id", "skill_level", "备注", "", "apprenticeship-mentor-allowance.outcome"]
+    assert written[2][3:5] == ["EXTRA", "undetermined"]  # the sheet's own column: nothing shifted
+
+
 def test_explain_jsonl_equals_check_json(tmp_path):
     source = tmp_path / "in.csv"
     write_csv(source, ["applicant_id", "contract_months", "apprentice_kind", "as_of"],
