@@ -160,6 +160,14 @@ _worker: RowDecider | None = None
 
 def _start_worker(rules_dir: str, header: list[str], default_as_of: date, explain: bool) -> None:
     global _worker
+    import signal
+
+    # Ctrl-C and a hang-up reach the whole process group: the parent stops the run and ends the pool,
+    # so a worker ignores them (no traceback of its own); the pool ends it with a plain SIGTERM
+    for name in ("SIGINT", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     from engine.loader import load_rules
 
     _worker = RowDecider(load_rules(rules_dir), header, default_as_of, explain)

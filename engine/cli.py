@@ -28,12 +28,15 @@ class _Group(click.Group):
 
 
 def _iso_date(ctx, param, value):
+    """A date as a cell may give it (2024-06-01, 2024/6/1, 2024年6月1日): the record contract's parser."""
     if value is None:
         return None
+    from engine.records import parse_date
+
     try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"'{value}' is not a date in YYYY-MM-DD form") from None
+        return parse_date(value)
+    except ValueError as error:
+        raise click.BadParameter(f"'{value}' {error}") from None
 
 
 rules_option = click.option("--rules", "rules_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -258,19 +261,37 @@ def batch(in_path: Path, out_path: Path, as_of: date | None, explain_path: Path 
             bar = tqdm(total=table.total, unit="rows", unit_scale=True, file=sys.stderr, dynamic_ncols=True)
 
     workers = workers or (os.cpu_count() or 1)
+    stopped_by = _stop_on_termination()
     try:
         summary = run_batch(ruleset, rules_dir or DEFAULT_RULES, in_path, out_path, as_of or date.today(),
                             explain_path, workers, progress=lambda n: bar.update(n) if bar else None, on_start=start,
                             column_wise=not per_record)
     except KeyboardInterrupt:
         click.echo("interrupted: no output was written", err=True)
-        sys.exit(130)
+        sys.exit(128 + (stopped_by[0] if stopped_by else 2))
     finally:
         if bar is not None:
             bar.close()
     _print_summary(summary, ruleset)
     if summary.errors:
         sys.exit(EXIT_FAILURES)
+
+
+def _stop_on_termination() -> list[int]:
+    """SIGTERM and SIGHUP stop a batch as Ctrl-C does, so its partial files are removed (they were
+    left behind); the list returned gets the signal's number."""
+    import signal
+
+    received: list[int] = []
+
+    def stop(signum, frame):
+        received.append(signum)
+        raise KeyboardInterrupt
+
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), stop)
+    return received
 
 
 def _check_outputs(in_path: Path, out_path: Path, explain_path: Path | None) -> None:

@@ -125,7 +125,7 @@ def _to_decimal(value: Any) -> Decimal:
         raise ValueError("is not valid; expected a finite number")
     if number.adjusted() >= _MAX_DIGITS_BEFORE_POINT:
         raise ValueError("is too large")
-    return number
+    return number.copy_abs() if number.is_zero() else number  # "-0" is 0: never an amount of -0.00
 
 
 def _non_negative(number: Decimal) -> Decimal:
@@ -137,6 +137,11 @@ def _non_negative(number: Decimal) -> Decimal:
 def _to_amount(value: Any) -> Decimal:
     """Money, hours: an exact non-negative Decimal."""
     return _non_negative(_to_decimal(value))
+
+
+def parse_date(value: Any) -> _dt.date:
+    """A date in any form a cell may give it (2024-06-01, 2024/6/1, 2024年6月1日 …): for command options."""
+    return _to_date(value)
 
 
 def _to_count(value: Any) -> int:

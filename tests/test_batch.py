@@ -97,6 +97,30 @@ def test_no_output_after_an_interrupted_run(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]
 
 
+@pytest.mark.parametrize("signal_name, code", [("SIGTERM", 143), ("SIGHUP", 129), ("SIGINT", 130)])
+def test_a_stopped_batch_leaves_no_files_and_no_traceback(tmp_path, signal_name, code):
+    import signal
+    import time
+
+    roster = tmp_path / "in.csv"
+    assert run("synth", "--rows", "20000", "-o", roster).exit_code == 0
+    out = tmp_path / "out"
+    out.mkdir()
+    # the per-record path with two workers: a few seconds of work, workers to stop as well
+    batch = subprocess.Popen([sys.executable, "cli.py", "batch", str(roster), "-o", str(out / "o.csv"), "--per-record",
+                              "--workers", "2"], cwd=Path(__file__).resolve().parent.parent,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while not any(out.iterdir()) and time.monotonic() < deadline:  # its partial files are being written
+        time.sleep(0.05)
+    time.sleep(0.5)
+    os.killpg(batch.pid, getattr(signal, signal_name))  # as a terminal or `timeout` sends it: to the group
+    stdout, stderr = batch.communicate(timeout=60)
+    assert batch.returncode == code, stderr
+    assert "interrupted: no output was written" in stderr and "Traceback" not in stderr + stdout
+    assert list(out.iterdir()) == []
+
+
 def test_cells_that_look_like_formulas_cannot_run(tmp_path):
     source = tmp_path / "in.csv"
     write_csv(source, ["applicant_id", "name"], [["A-1", "=HYPERLINK(\"http://x\",\"y\")"], ["A-2", "@SUM(1)"]])

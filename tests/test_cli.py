@@ -53,11 +53,12 @@ def test_stdin_and_json_input_agree_with_the_file():
     assert from_file == from_stdin
 
 
-def test_as_of_applies_to_a_record_without_its_own_date(tmp_path):
+@pytest.mark.parametrize("given", ["2020-01-02", "2020/1/2", "2020年1月2日", " 2020.01.02 "])
+def test_as_of_applies_to_a_record_without_its_own_date(tmp_path, given):
     record = tmp_path / "r.json"
     record.write_text(json.dumps({"applicant_id": "X", "contract_months": 6}))
-    data = json.loads(run("check", record, "--format", "json", "--as-of", "2020-01-02").output)
-    assert data["as_of"] == "2020-01-02"
+    data = json.loads(run("check", record, "--format", "json", "--as-of", given).output)
+    assert data["as_of"] == "2020-01-02"  # the forms a cell may take, not ISO alone
 
 
 def test_as_of_given_beside_a_record_with_its_own_date_is_reported_not_silently_ignored(tmp_path):

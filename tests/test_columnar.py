@@ -389,9 +389,9 @@ INDIVIDUAL = {"as_of": "2024-06-01", "training_route": "individual", "employment
 def test_money_is_exact_and_rounded_as_the_rule_says():
     # 2500 × 80% × 1.3: exactly 2600, however the rates multiply
     assert _decide_one(INDIVIDUAL)["individual-skill-subsidy"] == ("eligible", Decimal("2600.00"), "ok")
-    # never more than the fee: 1234.565 rounds half-up to 1234.57 (banker's rounding would give .56)
+    # never more than the fee: the rule rounds down, so 1234.565 pays 1234.56 (half-up gave 1234.57)
     capped = _decide_one({**INDIVIDUAL, "training_fee": "1234.565"})["individual-skill-subsidy"]
-    assert capped == ("eligible", Decimal("1234.57"), "ok")
+    assert capped == ("eligible", Decimal("1234.56"), "ok")
     # the fee unknown: the amount is missing, and says which fact
     unknown = {k: v for k, v in INDIVIDUAL.items() if k != "training_fee"}
     assert _decide_one(unknown)["individual-skill-subsidy"] == ("eligible", None, "amount-missing:training_fee")

@@ -199,6 +199,12 @@ def test_fractional_counts_are_rejected(field):
     assert line == f"field '{field}': value '12.5' must be a whole number"
 
 
+@pytest.mark.parametrize("cell", ["-0", "-0.00", -0.0, " -0 "])
+def test_minus_zero_is_zero(cell):
+    # it was kept as -0, so the per-record path paid "-0.00" where the column-wise path wrote "0.00"
+    assert str(parse(training_fee=cell).training_fee) in ("0", "0.0", "0.00")
+
+
 @pytest.mark.parametrize("cell", ["0", 0, "0.0"])
 def test_an_apprenticeship_year_starts_at_1(cell):
     (line,) = problems_of({"applicant_id": "P", "apprentice_year": cell}).lines()
