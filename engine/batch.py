@@ -41,6 +41,7 @@ class Summary:
     outcomes: dict[str, dict[str, int]] = field(default_factory=dict)
     amounts: dict[str, Decimal] = field(default_factory=dict)
     outputs: list[Path] = field(default_factory=list)  # files written, for the closing message
+    notes: list[str] = field(default_factory=list)  # what the user should know about the input (sheets not read)
     path: str = "per-record"  # how the rows were decided: "column-wise", or why per record
 
     def add(self, other: "Summary") -> None:
@@ -209,34 +210,46 @@ def decided_chunks(decider: RowDecider, rows, workers: int, rules_dir: Path,
             yield pending.popleft().get()
 
 
+def _shortened(text: str, limit: int = 40) -> str:
+    """A header cell for a message: a long one (a title row, a JSON line) cut, not printed whole."""
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
 def run_batch(ruleset: Ruleset, rules_dir: Path, in_path: Path, out_path: Path, default_as_of: date,
               explain_path: Path | None = None, workers: int = 1,
               progress: Callable[[int], None] | None = None, on_start: Callable[[Any], None] | None = None,
-              column_wise: bool = True) -> Summary:
+              column_wise: bool = True, sheet: str | None = None) -> Summary:
     """Decide every row of IN into OUT. Column-wise (engine.columnbatch) unless --explain is asked for,
     `column_wise` is False, or the file is one the column-wise path leaves to this one."""
     from engine.tabular import Table, TableWriter
 
-    table = Table(in_path)
+    table = Table(in_path, sheet)
     if on_start:
         on_start(table)
     decider = RowDecider(ruleset, table.header, default_as_of, explain_path is not None)
+    where = f"{in_path} (sheet '{table.sheet}')" if table.sheet is not None else str(in_path)
     if not any(field_for_header(n) == "applicant_id" for n in table.header):
         from engine.errors import UserError
 
-        raise UserError(f"{in_path}: no applicant_id (申请编号) column; columns are: {', '.join(table.header)}")
+        others = f"; the workbook's other sheets: {', '.join(table.other_sheets)} (--sheet NAME reads one)" \
+            if table.other_sheets else ""
+        raise UserError(f"{where}: no applicant_id (申请编号) column in the first row; its columns are: "
+                        f"{', '.join(_shortened(h) for h in table.header)}{others}")
+    notes = [f"read sheet '{table.sheet}' only; not read: {', '.join(table.other_sheets)} (--sheet NAME reads another)"] \
+        if table.other_sheets else []
     if explain_path is None and column_wise:
         from engine.columnbatch import Refused, run_column_batch
 
         try:
             summary = run_column_batch(ruleset, table, out_path, default_as_of, progress)
             summary.path = "column-wise"
+            summary.notes = notes
             return summary
         except Refused as why:
             refused = f"per-record ({why})"
     else:
         refused = "per-record" if explain_path is None else "per-record (--explain writes each row's full decision)"
-    summary = Summary(unknown_columns=unknown_columns(table.header), path=refused)
+    summary = Summary(unknown_columns=unknown_columns(table.header), path=refused, notes=notes)
     writer = TableWriter(out_path, decider.output_header(table.header), ERROR_HEADER)
     explain_stream = explain_temp = None
     try:

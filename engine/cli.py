@@ -231,8 +231,9 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 @click.option("--per-record", is_flag=True,
               help="Decide each row with the per-record evaluator (as check does) instead of column-wise; "
                    "the output is the same, only slower.")
+@click.option("--sheet", metavar="NAME", help="The worksheet of an xlsx IN to read (default: the first).")
 def batch(in_path: Path, out_path: Path, as_of: date | None, explain_path: Path | None, workers: int | None,
-          per_record: bool, rules_dir: Path | None) -> None:
+          per_record: bool, rules_dir: Path | None, sheet: str | None) -> None:
     """Decide every row of a roster (.csv, .xlsx or .parquet) into OUT with decision columns.
 
     Every input row is kept, in order, with <programme>.outcome, .amount and .reason columns.
@@ -265,7 +266,7 @@ def batch(in_path: Path, out_path: Path, as_of: date | None, explain_path: Path 
     try:
         summary = run_batch(ruleset, rules_dir or DEFAULT_RULES, in_path, out_path, as_of or date.today(),
                             explain_path, workers, progress=lambda n: bar.update(n) if bar else None, on_start=start,
-                            column_wise=not per_record)
+                            column_wise=not per_record, sheet=sheet)
     except KeyboardInterrupt:
         click.echo("interrupted: no output was written", err=True)
         sys.exit(128 + (stopped_by[0] if stopped_by else 2))
@@ -312,6 +313,8 @@ def _check_outputs(in_path: Path, out_path: Path, explain_path: Path | None) -> 
 def _print_summary(summary, ruleset) -> None:
     click.echo(f"rows: {summary.rows}  decided: {summary.decided}  rows with errors: {summary.errors}"
                f"  ({summary.path})")
+    for note in summary.notes:
+        click.echo(note)
     if summary.unknown_columns:
         click.echo("columns that are not record fields (kept in OUT, not read): " + ", ".join(summary.unknown_columns))
     width = max(len(p) for p in ruleset.programmes)

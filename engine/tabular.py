@@ -37,11 +37,15 @@ def table_format(path: Path) -> str:
 class Table:
     """An input table: its header, an estimate of its data rows, and its rows as a stream."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, sheet: str | None = None) -> None:
         self.path = Path(path)
         self.format = table_format(self.path)
         if not self.path.is_file():
             raise UserError(f"{self.path}: no such file")
+        if sheet is not None and self.format != ".xlsx":
+            raise UserError(f"{self.path}: a sheet is chosen only in an xlsx workbook")
+        self.sheet = sheet  # xlsx: the worksheet read (the first, unless one is named)
+        self.other_sheets: list[str] = []  # xlsx: the worksheets not read
         self.header: list[str] = []
         self._total: int | None = None
         self._open()
@@ -90,19 +94,23 @@ class Table:
     def _open_xlsx(self) -> None:
         from python_calamine import CalamineWorkbook, SheetTypeEnum
 
+        book = CalamineWorkbook.from_path(str(self.path))
+        names = [m.name for m in book.sheets_metadata if m.typ == SheetTypeEnum.WorkSheet]
+        if not names:
+            raise UserError(f"{self.path}: the workbook has no worksheet")
+        if self.sheet is not None and self.sheet not in names:
+            raise UserError(f"{self.path}: no worksheet '{self.sheet}'; its worksheets are: {', '.join(names)}")
+        self.sheet = self.sheet if self.sheet is not None else names[0]
+        self.other_sheets = [name for name in names if name != self.sheet]
         self._openpyxl = _has_error_cells(self.path)
         if self._openpyxl:
             import openpyxl
 
             book = openpyxl.load_workbook(self.path, read_only=True, data_only=True)
-            self._total = max(0, (book.worksheets[0].max_row or 1) - 1)
+            self._total = max(0, (book[self.sheet].max_row or 1) - 1)
             book.close()
         else:
-            book = CalamineWorkbook.from_path(str(self.path))
-            first = next((m.name for m in book.sheets_metadata if m.typ == SheetTypeEnum.WorkSheet), None)
-            if first is None:
-                raise UserError(f"{self.path}: the workbook has no worksheet")
-            self._sheet = book.get_sheet_by_name(first)
+            self._sheet = book.get_sheet_by_name(self.sheet)
             self._total = max(0, self._sheet.total_height - 1)
         self.header = ["" if h is None else str(h).strip() for h in next(self._xlsx_rows(), [])]
 
@@ -114,7 +122,7 @@ class Table:
 
             book = openpyxl.load_workbook(self.path, read_only=True, data_only=True)
             try:
-                for cells in book.worksheets[0].iter_rows(min_row=1, values_only=True):
+                for cells in book[self.sheet].iter_rows(min_row=1, values_only=True):
                     yield list(cells)
             finally:
                 book.close()

@@ -223,6 +223,32 @@ def test_an_xlsx_cell_past_the_header_keeps_its_own_column(tmp_path):
     assert written[2][3:5] == ["EXTRA", "undetermined"]  # the sheet's own column: nothing shifted
 
 
+@pytest.mark.parametrize("with_error_cell", [False, True])  # calamine reads it, or openpyxl (a formula error)
+def test_a_workbook_s_other_sheets_are_named_and_one_can_be_chosen(tmp_path, with_error_cell):
+    book = openpyxl.Workbook()
+    book.active.title = "填表说明"
+    book.active.append(["请按要求填写"])
+    for name, ids in (("名册", ["A-1", "A-2"]), ("名册2", ["B-1"])):
+        sheet = book.create_sheet(name)
+        sheet.append(["申请编号", "培训课时"])
+        for applicant in ids:
+            sheet.append([applicant, 24])
+    if with_error_cell:
+        book["名册2"].append(["B-2", "#DIV/0!"])
+    source = tmp_path / "book.xlsx"
+    book.save(source)
+    first = run("batch", source, "-o", tmp_path / "out.csv")
+    assert first.exit_code == 2 and "Traceback" not in first.output
+    assert "(sheet '填表说明'): no applicant_id (申请编号) column in the first row" in first.output
+    assert "the workbook's other sheets: 名册, 名册2 (--sheet NAME reads one)" in first.output
+    chosen = run("batch", source, "-o", tmp_path / "out.csv", "--sheet", "名册2")
+    assert chosen.exit_code == (1 if with_error_cell else 0), chosen.output
+    assert "read sheet '名册2' only; not read: 填表说明, 名册" in chosen.output
+    assert [row[0] for row in read_csv(tmp_path / "out.csv")[1:]] == ["B-1"] + (["B-2"] if with_error_cell else [])
+    missing = run("batch", source, "-o", tmp_path / "out.csv", "--sheet", "名单")
+    assert missing.exit_code == 2 and "no worksheet '名单'; its worksheets are: 填表说明, 名册, 名册2" in missing.output
+
+
 def test_explain_jsonl_equals_check_json(tmp_path):
     source = tmp_path / "in.csv"
     write_csv(source, ["applicant_id", "contract_months", "apprentice_kind", "as_of"],
