@@ -23,6 +23,7 @@ from typing import Any
 
 from xlsxwriter.utility import xl_col_to_name
 
+from engine.errors import UserError
 from engine.tabular import safe_text
 
 _MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
@@ -96,6 +97,9 @@ def cell_rest(value: Any) -> str | None:
     return f'" t="inlineStr"><is><t xml:space="preserve">{_escape(safe_text(str(value)))}</t></is></c>'
 
 
+EXCEL_MAX_ROWS = 1_048_576  # rows in a worksheet, the header row included
+
+
 class XlsxStream:
     """A workbook of `sheets` (names), written a row at a time with `write_row`; `close` finishes it.
     Text a spreadsheet would take for a formula is written as engine.tabular.safe_text makes it."""
@@ -110,8 +114,17 @@ class XlsxStream:
         for part in self._parts:
             part.write(_SHEET_START.encode())
 
+    def _take_rows(self, sheet: int, count: int) -> int:
+        """The number of the first of `count` more rows of `sheet`; a sheet past Excel's limit is refused
+        (Excel would not open the workbook, or would cut the rows off)."""
+        if self._rows[sheet] + count > EXCEL_MAX_ROWS:
+            raise UserError(f"the '{self._names[sheet]}' sheet would need more than Excel's {EXCEL_MAX_ROWS:,} rows "
+                            "(the header included): write the output as .csv or .parquet")
+        self._rows[sheet] += count
+        return self._rows[sheet] - count + 1
+
     def write_row(self, sheet: int, values: list[Any]) -> None:
-        self._rows[sheet] += 1
+        self._take_rows(sheet, 1)
         number = str(self._rows[sheet])
         letters = self._column_letters(len(values))
         cells = [f'<c r="{letter}{number}{rest}' for letter, value in zip(letters, values)
@@ -153,8 +166,7 @@ class XlsxStream:
             columns.append((bodies, codes))
         for offset in range(0, frame.height, rows_at_a_time):
             height = min(rows_at_a_time, frame.height - offset)
-            start = self._rows[sheet] + 1
-            self._rows[sheet] += height
+            start = self._take_rows(sheet, height)
             cells = pl.DataFrame(
                 [pl.int_range(start, start + height, eager=True).cast(pl.String).alias("n")]
                 + [(bodies.gather(codes.slice(offset, height)) if codes is not None

@@ -249,6 +249,22 @@ def test_a_workbook_s_other_sheets_are_named_and_one_can_be_chosen(tmp_path, wit
     assert missing.exit_code == 2 and "no worksheet '名单'; its worksheets are: 填表说明, 名册, 名册2" in missing.output
 
 
+@pytest.mark.parametrize("per_record", [False, True])
+def test_an_xlsx_output_past_excel_s_row_limit_is_refused_and_not_written(tmp_path, monkeypatch, per_record):
+    import engine.xlsxstream
+
+    monkeypatch.setattr(engine.xlsxstream, "EXCEL_MAX_ROWS", 6)  # as 1,048,576 is for a real sheet
+    source, path = tmp_path / "in.csv", ["--per-record"] if per_record else []
+    write_csv(source, ["applicant_id"], [[f"A-{i}"] for i in range(5)])
+    fits = run("batch", source, "-o", tmp_path / "ok.xlsx", "--workers", "1", *path)
+    assert fits.exit_code == 0, fits.output  # a header and 5 rows: 6
+    write_csv(source, ["applicant_id"], [[f"A-{i}"] for i in range(6)])
+    result = run("batch", source, "-o", tmp_path / "out.xlsx", "--workers", "1", *path)
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "the 'results' sheet would need more than Excel's 6 rows" in result.output and ".csv or .parquet" in result.output
+    assert not (tmp_path / "out.xlsx").exists() and not any(p.name.startswith(".out") for p in tmp_path.iterdir())
+
+
 def test_explain_jsonl_equals_check_json(tmp_path):
     source = tmp_path / "in.csv"
     write_csv(source, ["applicant_id", "contract_months", "apprentice_kind", "as_of"],
