@@ -286,14 +286,22 @@ class TableWriter:
             self._writers.append(writer)
 
     @staticmethod
-    def _csv_cell(value: Any) -> str:
+    def _cell_text(value: Any) -> str:
+        """A cell's value as text, as given (a date in ISO form)."""
         if value is None:
             return ""
         if isinstance(value, datetime):
             return value.date().isoformat() if value.time() == datetime.min.time() else value.isoformat(sep=" ")
         if isinstance(value, date):
             return value.isoformat()
-        return safe_text(value) if isinstance(value, str) else str(value)
+        return value if isinstance(value, str) else str(value)
+
+    @staticmethod
+    def _csv_cell(value: Any) -> str:
+        """As _cell_text, text that a spreadsheet opening the CSV would run as a formula made safe
+        (safe_text). Only CSV needs it: an xlsx text cell or a Parquet string is never a formula."""
+        text = TableWriter._cell_text(value)
+        return safe_text(text) if isinstance(value, str) else text
 
     def _write_csv(self, which: int, row: list[Any]) -> None:
         self._writers[which].writerow([self._csv_cell(v) for v in row])
@@ -315,7 +323,7 @@ class TableWriter:
         self._parquet_writers: list[Any] = [None, None]
 
     def _write_parquet(self, which: int, row: list[Any]) -> None:
-        self._buffers[which].append([None if v is None or v == "" else self._csv_cell(v) for v in row])
+        self._buffers[which].append([None if v is None or v == "" else self._cell_text(v) for v in row])
         if len(self._buffers[which]) >= 8192:
             self._flush_parquet(which)
 
@@ -361,7 +369,7 @@ class TableWriter:
         import polars as pl
 
         if self.format == ".parquet":
-            self._write_parquet_frame(which, _cell_texts(frame, typed))
+            self._write_parquet_frame(which, _cell_texts(frame, typed, formulas_escaped=False))
             return
         if self.format == ".xlsx":  # the rows as write() would write them one by one, built column-wise
             self._book.write_frame(which, frame, typed=typed)
@@ -432,12 +440,14 @@ def _csv_fields(frame, typed: bool):
         pl.lit('"'), text.str.replace_all('"', '""', literal=True), pl.lit('"')))
 
 
-def _cell_texts(frame, typed: bool):
-    """`frame` with each text cell as TableWriter._csv_cell writes it: safe_text, and a typed cell
-    (typed: an xlsx sheet's or a Parquet file's) as the per-record path writes its value."""
+def _cell_texts(frame, typed: bool, formulas_escaped: bool = True):
+    """`frame` with each text cell as TableWriter._csv_cell writes it — safe_text, unless not
+    `formulas_escaped` (Parquet: _cell_text) — and a typed cell (typed: an xlsx sheet's or a Parquet
+    file's) as the per-record path writes its value."""
     import polars as pl
 
-    frame = _fix_fields(frame, lambda text: text.str.contains(_FORMULA), lambda text: pl.concat_str(pl.lit("'"), text))
+    if formulas_escaped:
+        frame = _fix_fields(frame, lambda text: text.str.contains(_FORMULA), lambda text: pl.concat_str(pl.lit("'"), text))
     if typed:  # each typed cell as the per-record path writes it (after safe_text, which is for text)
         frame = frame.with_columns(_csv_cells(frame.get_column(name)) for name, dtype in frame.schema.items()
                                    if dtype == pl.String)
@@ -484,7 +494,7 @@ def _csv_cells(column):
     tokens = column.filter(column.str.starts_with(TYPED)).unique().to_list()
     if not tokens:
         return column
-    return column.replace(tokens, [TableWriter._csv_cell(decode_cell(t)) for t in tokens])
+    return column.replace(tokens, [TableWriter._cell_text(decode_cell(t)) for t in tokens])
 
 
 def _unique(names: list[str]) -> list[str]:

@@ -24,7 +24,6 @@ from typing import Any
 from xlsxwriter.utility import xl_col_to_name
 
 from engine.errors import UserError
-from engine.tabular import safe_text
 
 _MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _RELATIONSHIPS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -73,13 +72,12 @@ def excel_serial(value: date) -> float:
 
 def cell_rest(value: Any) -> str | None:
     """The XML of a cell holding `value`, after its opening `<c r="A1` (the reference is the
-    caller's); None for no cell (None, an empty string). Text is written as engine.tabular.safe_text
-    makes it."""
+    caller's); None for no cell (None, an empty string). Text is an inline string, as given: a cell
+    with no <f> is never a formula, so no leading apostrophe is needed (CSV needs one)."""
     kind = type(value)
     if kind is str:
         if not value:
             return None  # an empty cell, not an empty string
-        value = safe_text(value)
         if _NEEDS_ESCAPE.search(value):
             value = _escape(value)
         return f'" t="inlineStr"><is><t xml:space="preserve">{value}</t></is></c>'
@@ -94,7 +92,7 @@ def cell_rest(value: Any) -> str | None:
     if isinstance(value, date):
         return f'" s="{_DATE_STYLE}"><v>{excel_serial(value):.16G}</v></c>'
     # anything else (a time of day, a duration) as the text it reads as
-    return f'" t="inlineStr"><is><t xml:space="preserve">{_escape(safe_text(str(value)))}</t></is></c>'
+    return f'" t="inlineStr"><is><t xml:space="preserve">{_escape(str(value))}</t></is></c>'
 
 
 EXCEL_MAX_ROWS = 1_048_576  # rows in a worksheet, the header row included
@@ -102,7 +100,7 @@ EXCEL_MAX_ROWS = 1_048_576  # rows in a worksheet, the header row included
 
 class XlsxStream:
     """A workbook of `sheets` (names), written a row at a time with `write_row`; `close` finishes it.
-    Text a spreadsheet would take for a formula is written as engine.tabular.safe_text makes it."""
+    Text is written as text cells, never as formulas."""
 
     def __init__(self, path: Path, sheets: list[str]) -> None:
         self._zip = zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1)

@@ -127,9 +127,17 @@ def test_cells_that_look_like_formulas_cannot_run(tmp_path):
     run("batch", source, "-o", tmp_path / "out.csv", "--workers", "1")
     names = [r[1] for r in read_csv(tmp_path / "out.csv")[1:]]
     assert names == ["'=HYPERLINK(\"http://x\",\"y\")", "'@SUM(1)"]
-    run("batch", source, "-o", tmp_path / "out.xlsx", "--workers", "1")
-    sheet = openpyxl.load_workbook(tmp_path / "out.xlsx").worksheets[0]
-    assert sheet["B2"].data_type == "s" and sheet["B2"].value.startswith("'=")
+    # an xlsx text cell or a Parquet string is never a formula: the text is kept as given
+    for per_record in ([], ["--per-record"]):
+        run("batch", source, "-o", tmp_path / "out.xlsx", "--workers", "1", *per_record)
+        sheet = openpyxl.load_workbook(tmp_path / "out.xlsx").worksheets[0]
+        assert sheet["B2"].data_type == "s" and sheet["B2"].value == "=HYPERLINK(\"http://x\",\"y\")"
+        assert sheet["B3"].value == "@SUM(1)"
+        run("batch", source, "-o", tmp_path / "out.parquet", "--workers", "1", *per_record)
+        import pyarrow.parquet as pq
+
+        assert pq.read_table(tmp_path / "out.parquet").column("name").to_pylist() == [
+            "=HYPERLINK(\"http://x\",\"y\")", "@SUM(1)"]
 
 
 def test_parquet_in_and_out(tmp_path):

@@ -121,10 +121,9 @@ def test_error_cells_are_found_whichever_quotes_the_sheet_uses(tmp_path, cell, h
 # ------------------------------------------------------------------------------------- writing
 
 def write_with_xlsxwriter(path: Path, rows: list[list]) -> Path:
-    """The cells as engine.tabular wrote them with XlsxWriter before engine.xlsxstream: the oracle."""
+    """The cells as engine.tabular wrote them with XlsxWriter before engine.xlsxstream: the oracle.
+    Text goes in as a string as given (XlsxWriter with strings_to_formulas off: never a formula)."""
     from decimal import Decimal
-
-    from engine.tabular import safe_text
 
     book = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_formulas": False,
                                            "strings_to_urls": False, "strings_to_numbers": False})
@@ -144,7 +143,7 @@ def write_with_xlsxwriter(path: Path, rows: list[list]) -> Path:
             elif isinstance(value, (dt.date, dt.datetime)):
                 sheet.write_datetime(number, column, value, day)
             else:
-                sheet.write_string(number, column, safe_text(str(value)))
+                sheet.write_string(number, column, str(value))
     book.close()
     return path
 
