@@ -42,6 +42,10 @@ class Summary:
     amounts: dict[str, Decimal] = field(default_factory=dict)
     outputs: list[Path] = field(default_factory=list)  # files written, for the closing message
     notes: list[str] = field(default_factory=list)  # what the user should know about the input (sheets not read)
+    blank_rows: list[int] = field(default_factory=list)  # rows with no data, left out of OUT (their numbers)
+
+    def left_out(self, numbers) -> None:
+        self.blank_rows.extend(numbers)
     path: str = "per-record"  # how the rows were decided: "column-wise", or why per record
 
     def add(self, other: "Summary") -> None:
@@ -54,6 +58,7 @@ class Summary:
                 mine[outcome] = mine.get(outcome, 0) + count
         for programme, amount in other.amounts.items():
             self.amounts[programme] = self.amounts.get(programme, Decimal(0)) + amount
+        self.blank_rows.extend(other.blank_rows)
 
 
 @dataclass
@@ -271,6 +276,7 @@ def run_batch(ruleset: Ruleset, rules_dir: Path, in_path: Path, out_path: Path, 
             summary.add(chunk.summary)
             if progress:
                 progress(chunk.summary.rows)
+        summary.left_out(table.blank_rows)
         writer.commit()
         if explain_stream is not None:
             explain_stream.close()

@@ -315,6 +315,10 @@ def _print_summary(summary, ruleset) -> None:
                f"  ({summary.path})")
     for note in summary.notes:
         click.echo(note)
+    if summary.blank_rows:
+        shown = sorted(summary.blank_rows)
+        click.echo(f"rows with no data, left out of OUT: {len(shown)} (row {', '.join(map(str, shown[:5]))}"
+                   f"{' …' if len(shown) > 5 else ''})")
     if summary.unknown_columns:
         click.echo("columns that are not record fields (kept in OUT, not read): " + ", ".join(summary.unknown_columns))
     width = max(len(p) for p in ruleset.programmes)

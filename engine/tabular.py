@@ -46,6 +46,7 @@ class Table:
             raise UserError(f"{self.path}: a sheet is chosen only in an xlsx workbook")
         self.sheet = sheet  # xlsx: the worksheet read (the first, unless one is named)
         self.other_sheets: list[str] = []  # xlsx: the worksheets not read
+        self.blank_rows: list[int] = []  # the numbers of the rows rows() left out, having no data
         self.header: list[str] = []
         self._total: int | None = None
         self._open()
@@ -158,11 +159,14 @@ class Table:
                 yield number, list(cells)
 
     def rows(self) -> Iterator[tuple[int, list[Any]]]:
-        """(row number, cells), skipping rows with no data at all; cells padded to the header."""
+        """(row number, cells), skipping rows with no data at all (their numbers kept in blank_rows,
+        for the summary); cells padded to the header."""
         width = len(self.header)
+        self.blank_rows = []  # afresh: a refused column-wise run hands the file to the per-record path
         try:
             for number, cells in getattr(self, "_rows_" + self.format[1:])():
                 if all(c is None or (isinstance(c, str) and not c.strip()) for c in cells):
+                    self.blank_rows.append(number)
                     continue
                 if len(cells) < width:
                     cells = list(cells) + [None] * (width - len(cells))

@@ -273,6 +273,29 @@ def test_an_xlsx_output_past_excel_s_row_limit_is_refused_and_not_written(tmp_pa
     assert not (tmp_path / "out.xlsx").exists() and not any(p.name.startswith(".out") for p in tmp_path.iterdir())
 
 
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx", ".parquet"])
+@pytest.mark.parametrize("per_record", [False, True])
+def test_rows_with_no_data_are_left_out_and_said_so(tmp_path, suffix, per_record):
+    rows = [["applicant_id", "skill_level"], ["R1", "高级工"], [None, None], [" ", None], ["R4", "技师"]]
+    source = tmp_path / f"in{suffix}"
+    if suffix == ".csv":
+        write_csv(source, rows[0], [[c or "" for c in row] for row in rows[1:]])
+    elif suffix == ".xlsx":
+        book = openpyxl.Workbook()
+        for row in rows:
+            book.active.append(row)
+        book.save(source)
+    else:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        pq.write_table(pa.table({name: [row[i] for row in rows[1:]] for i, name in enumerate(rows[0])}), source)
+    result = run("batch", source, "-o", tmp_path / "out.csv", "--workers", "1", *(["--per-record"] if per_record else []))
+    assert result.exit_code == 0, result.output
+    assert "rows: 2 " in result.output and "rows with no data, left out of OUT: 2 (row 3, 4)" in result.output
+    assert [row[0] for row in read_csv(tmp_path / "out.csv")[1:]] == ["R1", "R4"]
+
+
 def test_explain_jsonl_equals_check_json(tmp_path):
     source = tmp_path / "in.csv"
     write_csv(source, ["applicant_id", "contract_months", "apprentice_kind", "as_of"],
