@@ -71,8 +71,7 @@ class Table:
 
     # CSV: UTF-8 (with or without BOM); GB18030 as Excel in Chinese locales saves it.
     def _open_csv(self) -> None:
-        with self.path.open("rb") as stream:
-            raw = stream.read(1 << 16)
+        raw = _first_non_ascii(self.path, 1 << 16)
         self.encoding = "utf-8-sig"
         try:  # incremental: a character cut at the sample's end is held back, not taken for an error
             codecs.getincrementaldecoder("utf-8-sig")().decode(raw, final=False)
@@ -163,6 +162,7 @@ class Table:
         for the summary); cells padded to the header."""
         width = len(self.header)
         self.blank_rows = []  # afresh: a refused column-wise run hands the file to the per-record path
+        number = 1
         try:
             for number, cells in getattr(self, "_rows_" + self.format[1:])():
                 if all(c is None or (isinstance(c, str) and not c.strip()) for c in cells):
@@ -174,7 +174,29 @@ class Table:
         except UserError:
             raise
         except Exception as error:
-            raise UserError(f"{self.path}: cannot read past the rows already read: {error}") from None
+            encoding = f" as {self.encoding.replace('-sig', '')}" if self.format == ".csv" else ""
+            raise UserError(f"{self.path}: cannot read{encoding} past row {number}: {error}") from None
+
+
+def _first_non_ascii(path: Path, size: int) -> bytes:
+    """The bytes the encoding is told from: the file's first `size` bytes, or, where those are all
+    ASCII (which reads the same in UTF-8 and GB18030), `size` bytes from the line holding the first
+    byte that is not — a roster whose Chinese starts at row 3,000 is still told right."""
+    with path.open("rb") as stream:
+        head = stream.read(size)
+        if not head.isascii():
+            return head
+        offset = len(head)
+        while block := stream.read(1 << 20):
+            if not block.isascii():
+                line = block.rfind(b"\n", 0, _NON_ASCII.search(block).start()) + 1
+                stream.seek(offset + line)
+                return stream.read(size)
+            offset += len(block)
+        return head
+
+
+_NON_ASCII = re.compile(rb"[\x80-\xff]")
 
 
 def _as_openpyxl_reads(value: Any) -> Any:

@@ -157,6 +157,18 @@ def test_gb18030_csv_from_excel_is_read(tmp_path):
     assert read_csv(tmp_path / "out.csv")[1][1] == "本市"
 
 
+@pytest.mark.parametrize("encoding", ["gb18030", "utf-8"])
+def test_the_encoding_is_told_from_the_first_text_that_is_not_ascii_however_late(tmp_path, encoding):
+    # 6,000 ASCII rows (more than the first 64 KiB), then the first Chinese
+    source = tmp_path / "in.csv"
+    write_csv(source, ["applicant_id", "name", "hukou"], [[f"A{i}", "Li", "other"] for i in range(6000)]
+              + [["Z1", "张伟", "本市"]], encoding=encoding)
+    assert Table(source).encoding == ("gb18030" if encoding == "gb18030" else "utf-8-sig")
+    result = run("batch", source, "-o", tmp_path / "out.csv", "--workers", "1")
+    assert result.exit_code == 0, result.output
+    assert read_csv(tmp_path / "out.csv")[-1][:3] == ["Z1", "张伟", "本市"]
+
+
 def test_utf8_csv_with_a_character_cut_at_the_sniffing_edge_stays_utf8(tmp_path):
     source = tmp_path / "edge.csv"
     source.write_bytes(b"\xef\xbb\xbf" + ("applicant_id\n" + "x" * 65517 + "\n松\n").encode())
