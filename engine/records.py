@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterator, Mapping, Union
 from engine import vocabulary as V
 from engine.errors import UserError
 from engine.types import (
-    BOOL, DATE, INTEGER, NUMBER, TEXT, UNKNOWN, FactType, LabelledEnum, enum_type, list_type,
+    BOOL, DATE, INTEGER, NUMBER, TEXT, UNKNOWN, FactType, FormulaError, LabelledEnum, enum_type, list_type,
     normalise_label,
 )
 
@@ -331,7 +331,7 @@ class _RecordBase:
                 parsed = spec.absent_value()
             else:
                 try:
-                    parsed = spec.kind.parse(value)
+                    parsed = _parse_cell(spec.kind, value)
                 except ValueError as exc:  # our parsers' messages are finished sentences
                     problems.append(FieldProblem(name, value, str(exc)))
                     continue
@@ -632,7 +632,15 @@ def cell_kind(kind: str, name: str) -> CellKind:
 def cell_validator(kind: str, name: str) -> Callable[[Any], Any]:
     """Validate one non-blank cell of a field exactly as parse_record does: the canonical value, or
     ValueError whose text is the FieldProblem message parse_record would give."""
-    return field_spec(kind, name).kind.parse
+    cell_kind = field_spec(kind, name).kind
+    return lambda value: _parse_cell(cell_kind, value)
+
+
+def _parse_cell(kind: CellKind, value: Any) -> Any:
+    """A cell's value by its field's parser; a formula's error is no value of any field."""
+    if isinstance(value, FormulaError):
+        raise ValueError("is a formula error in the spreadsheet: correct the formula, or type the value")
+    return kind.parse(value)
 
 
 def field_default(kind: str, name: str, default_as_of: _dt.date) -> Any:

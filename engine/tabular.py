@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from engine.errors import UserError
+from engine.types import FormulaError
 
 FORMATS = (".csv", ".xlsx", ".parquet")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -122,8 +123,8 @@ class Table:
 
             book = openpyxl.load_workbook(self.path, read_only=True, data_only=True)
             try:
-                for cells in book[self.sheet].iter_rows(min_row=1, values_only=True):
-                    yield list(cells)
+                for cells in book[self.sheet].iter_rows(min_row=1):  # not values only: an error is told apart
+                    yield [FormulaError(c.value) if c.data_type == "e" else c.value for c in cells]
             finally:
                 book.close()
             return
@@ -240,11 +241,11 @@ def _has_error_cells(path: Path) -> bool:
 # NUL (XML forbids it); Parquet text can, and such text is encoded too (type "s"), so an encoded cell
 # is never taken for text, and every cell decodes to exactly what was read.
 TYPED = "\x00"
-_ENCODE = {str: ("s", str), Decimal: ("N", str), int: ("i", str), float: ("f", repr),
+_ENCODE = {str: ("s", str), FormulaError: ("e", str), Decimal: ("N", str), int: ("i", str), float: ("f", repr),
            bool: ("b", lambda v: "1" if v else "0"),
            datetime: ("D", datetime.isoformat), date: ("d", date.isoformat), time: ("t", time.isoformat),
            timedelta: ("T", lambda v: f"{v.days},{v.seconds},{v.microseconds}")}
-_DECODE = {"s": str, "N": Decimal, "i": int, "f": float, "b": lambda text: text == "1", "D": datetime.fromisoformat,
+_DECODE = {"s": str, "e": FormulaError, "N": Decimal, "i": int, "f": float, "b": lambda text: text == "1", "D": datetime.fromisoformat,
            "d": date.fromisoformat, "t": time.fromisoformat,
            "T": lambda text: timedelta(*map(int, text.split(",")))}
 

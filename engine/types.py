@@ -123,3 +123,10 @@ def enum_type(enum: type[LabelledEnum]) -> FactType:
 
 def list_type(enum: type[LabelledEnum]) -> FactType:
     return FactType("list", enum)
+
+
+class FormulaError(str):
+    """A spreadsheet cell holding a formula's error (#DIV/0!, #N/A …): written back as the text it
+    shows, never read as a fact — the record contract refuses it in every field."""
+
+    __slots__ = ()

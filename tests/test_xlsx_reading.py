@@ -95,6 +95,33 @@ def test_a_sheet_with_a_formula_error_reports_the_error_instead_of_a_blank(tmp_p
     assert "2,P-1,training_hours,#DIV/0!," in (tmp_path / "out.errors.csv").read_text(encoding="utf-8-sig")
 
 
+@pytest.mark.parametrize("column_wise", [True, False])
+def test_a_formula_error_is_refused_in_a_text_field_too_and_written_back_as_shown(tmp_path, column_wise):
+    # an id or a name is text, and '#DIV/0!' would pass as one: the cell's type tells it apart
+    path = tmp_path / "errors.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet()
+    sheet.write_row(0, 0, ["申请编号", "姓名", "培训课时"])
+    sheet.write_row(1, 0, ["A-1", "张三", 24])
+    sheet.write_formula(2, 0, "=1/0", None, "#DIV/0!")
+    sheet.write_row(2, 1, ["李四", 24])
+    sheet.write_string(3, 0, "A-3")
+    sheet.write_formula(3, 1, "=B9", None, "#REF!")
+    sheet.write_string(4, 0, "A-4")
+    sheet.write_string(4, 1, "#REF!")  # typed as text: a name, however odd
+    book.close()
+    summary = run_batch(load_rules(DEFAULT_RULES), DEFAULT_RULES, path, tmp_path / "out.csv", dt.date(2024, 6, 1),
+                        workers=1, column_wise=column_wise)
+    assert summary.path == ("column-wise" if column_wise else "per-record")
+    errors = (tmp_path / "out.errors.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert errors[1:] == [
+        '3,#DIV/0!,applicant_id,#DIV/0!,"is a formula error in the spreadsheet: correct the formula, or type the value"',
+        '4,A-3,name,#REF!,"is a formula error in the spreadsheet: correct the formula, or type the value"']
+    rows = (tmp_path / "out.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert [row.split(",")[:2] for row in rows[1:]] == [["A-1", "张三"], ["#DIV/0!", "李四"], ["A-3", "#REF!"], ["A-4", "#REF!"]]
+    assert summary.errors == 2 and summary.decided == 2
+
+
 def test_the_shipped_office_roster_reads_the_same_with_both_readers(monkeypatch):
     sample = Path(__file__).resolve().parents[2] / "shared" / "samples" / "training-roster.xlsx"
     if not sample.exists():
