@@ -24,7 +24,7 @@ from engine.types import UNKNOWN
 
 CHUNK = 1000
 ERROR_HEADER = ["row", "applicant_id", "field", "value", "message"]
-ROW_ERROR = ("error", None, "row-error: see the errors sheet")  # outcome, amount, reason of a refused row
+ROW_ERROR = ("error", None, "row-error: listed with the errors")  # outcome, amount, reason of a refused row
 
 
 def unknown_columns(header: list[str]) -> list[str]:

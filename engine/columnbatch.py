@@ -321,9 +321,9 @@ def _chunks(path: Path, width: int) -> Iterator[Any]:
     """The data rows in chunks of text columns c0…, each row with its line number (__row).
 
     The file is read a block at a time, cut at the last line end, so memory holds one block
-    whatever the file's length. Row numbers are the lines rows end on, which holds here only when
+    whatever the file's length. Row numbers count lines, which are the spreadsheet's rows only when
     every row is one line: a block that parses to fewer rows than its lines has a cell spanning
-    lines, and the file is refused (the per-record path numbers such rows as the csv module does).
+    lines, and the file is refused (the per-record path numbers the rows as a spreadsheet shows them).
     """
     import polars as pl
 

@@ -85,8 +85,8 @@ class Table:
         with self.path.open("r", encoding=self.encoding, newline="") as stream:
             reader = csv.reader(stream)
             next(reader, None)
-            for cells in reader:
-                yield reader.line_num, cells  # the line the row ends on, as an editor shows it
+            # the row as a spreadsheet shows it (a cell spanning lines is one row), not the file's line
+            yield from enumerate(reader, start=2)
 
     # xlsx: python-calamine (Rust) reads ~9× faster than openpyxl, with the same cell values once
     # _as_openpyxl_reads has evened out the representation. It reads a formula's error (#DIV/0!)

@@ -308,6 +308,16 @@ def test_rows_with_no_data_are_left_out_and_said_so(tmp_path, suffix, per_record
     assert [row[0] for row in read_csv(tmp_path / "out.csv")[1:]] == ["R1", "R4"]
 
 
+def test_a_row_after_a_cell_spanning_lines_is_numbered_as_the_spreadsheet_shows_it(tmp_path):
+    source = tmp_path / "in.csv"
+    source.write_text('applicant_id,备注,技能等级\nN1,"line1\nline2",高级工\nN2,x,大师\n', encoding="utf-8")
+    result = run("batch", source, "-o", tmp_path / "out.csv", "--workers", "1")
+    assert result.exit_code == 1, result.output
+    errors = read_csv(tmp_path / "out.errors.csv")
+    assert errors[1][:4] == ["3", "N2", "skill_level", "大师"]  # row 3 in Excel; the file's line 4
+    assert read_csv(tmp_path / "out.csv")[2][-1] == "row-error: listed with the errors"
+
+
 def test_explain_jsonl_equals_check_json(tmp_path):
     source = tmp_path / "in.csv"
     write_csv(source, ["applicant_id", "contract_months", "apprentice_kind", "as_of"],

@@ -135,7 +135,7 @@ def test_a_cell_spanning_lines_is_left_to_the_per_record_path(tmp_path):
     summary = run_batch(RULES, DEFAULT_RULES, source, tmp_path / "out.csv", AS_OF, workers=1)
     assert summary.path.startswith("per-record (a cell spans lines")
     errors = (tmp_path / "out.errors.csv").read_text(encoding="utf-8-sig").splitlines()
-    assert errors[1].startswith("4,P2,hukou,nowhere,")  # P2 ends on line 4 of the file
+    assert errors[1].startswith("3,P2,hukou,nowhere,")  # row 3 as a spreadsheet shows it (it ends on line 4)
 
 
 @pytest.mark.parametrize("block", [7, 64, 1000])
@@ -187,7 +187,7 @@ def test_a_cell_spanning_lines_across_a_block_cut_is_left_to_the_per_record_path
     summary = run_batch(RULES, DEFAULT_RULES, source, tmp_path / "out.csv", AS_OF, workers=1)
     assert summary.path.startswith("per-record (")
     errors = (tmp_path / "out.errors.csv").read_text(encoding="utf-8-sig").splitlines()
-    assert errors[1].startswith("9,P3,hukou,nowhere,")
+    assert errors[1].startswith("8,P3,hukou,nowhere,")  # the spreadsheet row, not the line (9)
 
 
 def test_gb18030_roster_goes_column_wise_with_the_same_result(tmp_path):
