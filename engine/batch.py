@@ -87,16 +87,12 @@ class RowDecider:
         for number, cells in rows:
             chunk.summary.rows += 1
             beyond = [c for c in cells[width:] if not is_blank(c)]
-            if beyond:  # cells with no header (a stray comma shifts every cell after it): not read as facts
-                cells = cells[:width]
-                chunk.summary.errors += 1
-                applicant = cells[self.id_column] if self.id_column is not None else None
-                chunk.errors.append([number, applicant, None, ", ".join(str(c) for c in beyond),
-                                     f"the row has cells past the header's {width} columns, which no field names "
-                                     "(an unquoted comma, or a column without a header?): the row is not decided"])
-                chunk.rows.append(list(cells) + self.error_columns())
-                continue
             cells = cells[:width]
+            if beyond:  # cells with no header (a stray comma shifts every cell after it): not read as facts
+                self.refuse(chunk, number, cells, [(None, ", ".join(str(c) for c in beyond),
+                            f"the row has cells past the header's {width} columns, which no field names "
+                            "(an unquoted comma, or a column without a header?): the row is not decided")])
+                continue
             # a blank cell is an absent fact: in a mixed roster the other record type's columns are
             # blank, and must not count as fields given to this record
             data = [(name, cells[index]) for index, name in self.columns  # pairs: a header may repeat
@@ -104,21 +100,28 @@ class RowDecider:
             try:
                 record = parse_record(data, default_as_of=self.default_as_of)
             except RecordError as error:
-                chunk.summary.errors += 1
-                applicant = cells[self.id_column] if self.id_column is not None else None
-                for problem in error.problems:
-                    value = None if problem.value is UNKNOWN else problem.value
-                    chunk.errors.append([number, applicant, problem.field, value, problem.message])
-                chunk.rows.append(list(cells) + self.error_columns())
+                self.refuse(chunk, number, cells, [(p.field, None if p.value is UNKNOWN else p.value, p.message)
+                                                   for p in error.problems])
                 continue
             decisions = decide(self.ruleset, record)
             by_id = {d.programme.id: d for d in decisions.decisions}
             chunk.rows.append(list(cells) + self.decision_columns(by_id, chunk.summary))
             chunk.summary.decided += 1
-            if self.explain:
-                chunk.explanations.append(json.dumps(decision_set_json(decisions), ensure_ascii=False,
-                                                     separators=(",", ":")))
+            if self.explain:  # the decision JSON of `check`, with the row it came from
+                chunk.explanations.append(_json_line({"row": number, **decision_set_json(decisions)}))
         return chunk
+
+    def refuse(self, chunk: Chunk, number: int, cells: list[Any], problems: list[tuple[Any, Any, str]]) -> None:
+        """A row not decided: its problems (field, value, message) to the errors, "error" in its decision
+        columns, and with --explain a line saying so (every row is accounted for there too)."""
+        chunk.summary.errors += 1
+        applicant = cells[self.id_column] if self.id_column is not None else None
+        chunk.errors.extend([number, applicant, field, value, message] for field, value, message in problems)
+        chunk.rows.append(list(cells) + self.error_columns())
+        if self.explain:
+            chunk.explanations.append(_json_line({"row": number, "applicant_id": applicant, "errors": [
+                {"field": field, "value": None if value is None else str(value), "message": message}
+                for field, value, message in problems]}))
 
     def error_columns(self) -> list[Any]:
         return list(ROW_ERROR) * len(self.programmes)
@@ -140,6 +143,10 @@ class RowDecider:
 
     def output_header(self, header: list[str]) -> list[str]:
         return list(header) + [f"{p}.{c}" for p in self.programmes for c in ("outcome", "amount", "reason")]
+
+
+def _json_line(data: dict) -> str:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
 def reason_code(decision) -> str:

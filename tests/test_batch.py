@@ -321,13 +321,18 @@ def test_a_row_after_a_cell_spanning_lines_is_numbered_as_the_spreadsheet_shows_
 def test_explain_jsonl_equals_check_json(tmp_path):
     source = tmp_path / "in.csv"
     write_csv(source, ["applicant_id", "contract_months", "apprentice_kind", "as_of"],
-              [["A-1", "24", "新招用", "2020-05-01"], ["A-2", "6", "transfer", "2020-05-01"]])
-    assert run("batch", source, "-o", tmp_path / "out.csv", "--explain", tmp_path / "e.jsonl", "--workers", "1").exit_code == 0
-    lines = (tmp_path / "e.jsonl").read_text(encoding="utf-8").splitlines()
+              [["A-1", "24", "新招用", "2020-05-01"], ["A-2", "6", "transfer", "2020-05-01"],
+               ["A-3", "many", "transfer", "2020-05-01"]])
+    result = run("batch", source, "-o", tmp_path / "out.csv", "--explain", tmp_path / "e.jsonl", "--workers", "1")
+    assert result.exit_code == 1, result.output  # A-3 is refused
+    lines = [json.loads(line) for line in (tmp_path / "e.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [line["row"] for line in lines] == [2, 3, 4]  # every row, with the row it came from
     single = tmp_path / "one.json"
     single.write_text(json.dumps({"applicant_id": "A-2", "contract_months": "6", "apprentice_kind": "transfer",
                                   "as_of": "2020-05-01"}))
-    assert json.loads(lines[1]) == json.loads(run("check", single, "--format", "json").output)
+    assert {k: v for k, v in lines[1].items() if k != "row"} == json.loads(run("check", single, "--format", "json").output)
+    assert lines[2] == {"row": 4, "applicant_id": "A-3", "errors": [
+        {"field": "contract_months", "value": "many", "message": "is not valid; expected a number like 1200 or 1,200.50"}]}
 
 
 def cell(value):
