@@ -166,7 +166,7 @@ _WORDS = {
     "duty_of": ("义务主体", "duty of"),
     "public": ("公开实施文件数值，待政策处室确认", "public figure, to be confirmed by policy staff"),
     "unset": ("未公布数值", "no published figure"), "seed": ("政策原文数值", "stated in the source text"),
-    "summary": ("结果", "summary"),
+    "summary": ("结果", "summary"), "amount": ("金额", "amount"),
 }
 
 
@@ -203,6 +203,19 @@ def to_text(decisions: DecisionSet, lang: str = "zh", explain: bool = False) -> 
     return "\n".join(lines) + "\n"
 
 
+def effect_text(decision: Decision, name: str, result: ValueResult, lang: str) -> str:
+    """An effect as people read it: in Chinese its sentence and value (可申报的最高职称层级：工程师),
+    in English its name and value; money to the fen, with its currency."""
+    value = result.value
+    if decision.programme.effect[name].money and isinstance(value, Decimal):
+        shown = f"{value:.2f} {'元' if lang == 'zh' else 'CNY'}"
+    else:
+        shown = format_value(value, lang)
+    if lang == "zh" and result.says is not None:
+        return f"{render(result.says.get(lang), sentence_values(result.trace), lang)}：{shown}"
+    return f"{name} = {shown}"
+
+
 def summary_line(decision: Decision, lang: str) -> str:
     import click
 
@@ -222,7 +235,7 @@ def summary_line(decision: Decision, lang: str) -> str:
             parts.append(word("amount_pending", lang))
     for name, result in (decision.effect or {}).items():
         if result.value is not None:
-            parts.append(f"{name} = {format_value(result.value, lang)}")
+            parts.append(effect_text(decision, name, result, lang))
     if decision.missing:
         parts.append(f"{word('missing', lang)}: " + ("、" if lang == "zh" else ", ").join(
             FIELD_LABELS_ZH.get(name, name) if lang == "zh" else name for name in decision.missing))
@@ -245,11 +258,15 @@ def explanation_lines(decision: Decision, lang: str) -> list[str]:
         text = _STANDING.get(result.holds, _STANDING[UNKNOWN])[lang == "en"] + render(result.condition.says.get(lang), sentence_values(result.trace), lang)
         facts = ", ".join(f"{n}={format_value(v, lang)}" for n, v in result.trace.facts.items())
         lines.append(click.style(f"  {mark} ", fg=colour) + text + click.style(f"   [{facts}]" if facts else "", dim=True))
-    for label, result in [("amount", decision.amount), *(decision.effect or {}).items()]:
-        if result is not None and result.says is not None:
-            shown = str(result.value) if isinstance(result.value, Decimal) and label == "amount" else \
-                format_value(result.value, lang)
-            lines.append(click.style(f"{label} = {shown}", bold=True) + f"  ({render(result.says.get(lang), sentence_values(result.trace), lang)})")
+    if decision.amount is not None and decision.amount.says is not None:
+        result = decision.amount
+        shown = str(result.value) if isinstance(result.value, Decimal) else format_value(result.value, lang)
+        lines.append(click.style(f"{word('amount', lang)} = {shown}", bold=True)
+                     + f"  ({render(result.says.get(lang), sentence_values(result.trace), lang)})")
+    for name, result in (decision.effect or {}).items():
+        if result.says is not None:
+            lines.append(click.style(effect_text(decision, name, result, lang), bold=True)
+                         + ("" if lang == "zh" else f"  ({render(result.says.get(lang), sentence_values(result.trace), lang)})"))
     if decision.missing:
         lines.append(click.style(word("missing", lang), bold=True))
         lines.extend(f"  ? {field_label(name, lang)}" for name in decision.missing)

@@ -151,7 +151,8 @@ def test_an_effect_waiting_only_on_an_unpublished_figure_reads_not_set(tmp_path)
     text = _text(tmp_path, {"as_of": "2022-06-01", "skill_level": "principal_technician",
                             "employment_status": "employed", "employer_ownership": "private"},
                  "--programme", "treatment-parity")
-    assert "parity_title = 未设定" in text and "未知" not in text.split("参数")[0]
+    assert "鼓励企业比照该层级专业技术人员给予同等待遇（不授予职称）：未设定" in text  # the effect's sentence, in Chinese
+    assert "未知" not in text.split("参数")[0]
 
 
 def test_an_amount_waiting_on_a_fact_does_not_show_one_case_formula(tmp_path):
@@ -159,7 +160,7 @@ def test_an_amount_waiting_on_a_fact_does_not_show_one_case_formula(tmp_path):
     text = _text(tmp_path, {"as_of": "2024-06-01", "training_route": "individual", "training_cert_level": "senior",
                             "training_fee": 5000, "hukou": "shanghai", "employment_status": "employed",
                             "shortage_occupation": False}, "--programme", "individual-skill-subsidy")
-    assert "amount = 未知  (待定：取决于尚不知道的信息)" in text
+    assert "金额 = 未知  (待定：取决于尚不知道的信息)" in text
     assert "×100%" not in text.split("说明")[0]
 
 
@@ -167,3 +168,13 @@ def test_the_closing_count_does_not_ask_for_facts_when_a_figure_is_what_is_missi
     text = _text(tmp_path, {"as_of": "2024-06-01"}, "--lang", "zh")
     assert text.splitlines()[-1].startswith("结果: 符合条件 ") and "尚无法确定 " in text.splitlines()[-1]
     assert "需补充信息" not in text.splitlines()[-1]
+
+
+def test_effects_read_in_chinese_and_money_effects_to_the_fen(tmp_path):
+    path = tmp_path / "e.json"
+    path.write_text(json.dumps({"applicant_id": "E", "record_type": "enterprise", "as_of": "2024-06-01",
+                                "staff_education_spend": 100000, "payroll_total": 1000000}), encoding="utf-8")
+    zh = run("check", path, "--programme", "staff-education-pretax-deduction").output
+    assert "超过限额部分结转以后纳税年度扣除：20000.00 元" in zh and "carry_forward" not in zh
+    en = run("check", path, "--programme", "staff-education-pretax-deduction", "--lang", "en").output
+    assert "carry_forward = 20000.00 CNY" in en
