@@ -43,10 +43,10 @@ class Summary:
     outputs: list[Path] = field(default_factory=list)  # files written, for the closing message
     notes: list[str] = field(default_factory=list)  # what the user should know about the input (sheets not read)
     blank_rows: list[int] = field(default_factory=list)  # rows with no data, left out of OUT (their numbers)
+    path: str = "per-record"  # how the rows were decided: "column-wise", or why per record
 
     def left_out(self, numbers) -> None:
         self.blank_rows.extend(numbers)
-    path: str = "per-record"  # how the rows were decided: "column-wise", or why per record
 
     def add(self, other: "Summary") -> None:
         self.rows += other.rows
@@ -86,22 +86,10 @@ class RowDecider:
         width = len(self.header)
         for number, cells in rows:
             chunk.summary.rows += 1
-            beyond = [c for c in cells[width:] if not is_blank(c)]
+            record, problems = read_row(self.columns, width, cells, self.default_as_of)
             cells = cells[:width]
-            if beyond:  # cells with no header (a stray comma shifts every cell after it): not read as facts
-                self.refuse(chunk, number, cells, [(None, ", ".join(str(c) for c in beyond),
-                            f"the row has cells past the header's {width} columns, which no field names "
-                            "(an unquoted comma, or a column without a header?): the row is not decided")])
-                continue
-            # a blank cell is an absent fact: in a mixed roster the other record type's columns are
-            # blank, and must not count as fields given to this record
-            data = [(name, cells[index]) for index, name in self.columns  # pairs: a header may repeat
-                    if index < len(cells) and not is_blank(cells[index])]
-            try:
-                record = parse_record(data, default_as_of=self.default_as_of)
-            except RecordError as error:
-                self.refuse(chunk, number, cells, [(p.field, None if p.value is UNKNOWN else p.value, p.message)
-                                                   for p in error.problems])
+            if record is None:
+                self.refuse(chunk, number, cells, problems)
                 continue
             decisions = decide(self.ruleset, record)
             by_id = {d.programme.id: d for d in decisions.decisions}
@@ -143,6 +131,24 @@ class RowDecider:
 
     def output_header(self, header: list[str]) -> list[str]:
         return list(header) + [f"{p}.{c}" for p in self.programmes for c in ("outcome", "amount", "reason")]
+
+
+def read_row(columns: list[tuple[int, str]], width: int, cells: list[Any],
+             default_as_of: date) -> tuple[Any, list[tuple[Any, Any, str]]]:
+    """One row's record, or None and its problems (field, value, message): how batch and impact read
+    a row. `columns` are the (index, header) of the cells that name fields; `width` the header's."""
+    beyond = [c for c in cells[width:] if not is_blank(c)]
+    if beyond:  # cells with no header (a stray comma shifts every cell after it): not read as facts
+        return None, [(None, ", ".join(str(c) for c in beyond),
+                       f"the row has cells past the header's {width} columns, which no field names "
+                       "(an unquoted comma, or a column without a header?): the row is not decided")]
+    # a blank cell is an absent fact: in a mixed roster the other record type's columns are blank,
+    # and must not count as fields given to this record; pairs, as a header may repeat
+    data = [(name, cells[index]) for index, name in columns if index < len(cells) and not is_blank(cells[index])]
+    try:
+        return parse_record(data, default_as_of=default_as_of), []
+    except RecordError as error:
+        return None, [(p.field, None if p.value is UNKNOWN else p.value, p.message) for p in error.problems]
 
 
 def _json_line(data: dict) -> str:
@@ -233,7 +239,7 @@ def run_batch(ruleset: Ruleset, rules_dir: Path, in_path: Path, out_path: Path, 
               column_wise: bool = True, sheet: str | None = None) -> Summary:
     """Decide every row of IN into OUT. Column-wise (engine.columnbatch) unless --explain is asked for,
     `column_wise` is False, or the file is one the column-wise path leaves to this one."""
-    from engine.tabular import Table, TableWriter
+    from engine.tabular import Table, TableWriter, temporary_beside
 
     table = Table(in_path, sheet)
     if on_start:
@@ -266,12 +272,8 @@ def run_batch(ruleset: Ruleset, rules_dir: Path, in_path: Path, out_path: Path, 
     explain_stream = explain_temp = None
     try:
         if explain_path is not None:
-            import tempfile
-
-            handle, name = tempfile.mkstemp(prefix=f".{explain_path.name}.", suffix=".part",
-                                            dir=explain_path.parent or ".")
-            explain_temp = Path(name)
-            explain_stream = os.fdopen(handle, "w", encoding="utf-8")
+            explain_temp = temporary_beside(explain_path)
+            explain_stream = explain_temp.open("w", encoding="utf-8")
         for chunk in decided_chunks(decider, table.rows(), workers, rules_dir, table.header, default_as_of,
                                     explain_path is not None):
             for row in chunk.rows:

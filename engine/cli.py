@@ -249,6 +249,8 @@ def batch(in_path: Path, out_path: Path, as_of: date | None, explain_path: Path 
     keep_freed_memory()  # before polars starts
 
     table_format(in_path), table_format(out_path)
+    if not in_path.is_file():
+        raise UserError(f"{in_path}: no such file")
     _check_outputs(in_path, out_path, explain_path)
     ruleset = _load_rules(rules_dir)
     bar = None
@@ -280,18 +282,21 @@ def batch(in_path: Path, out_path: Path, as_of: date | None, explain_path: Path 
 
 def _stop_on_termination() -> list[int]:
     """SIGTERM and SIGHUP stop a batch as Ctrl-C does, so its partial files are removed (they were
-    left behind); the list returned gets the signal's number."""
+    left behind); the list returned gets the signal's number. Once stopping, further stop signals
+    are ignored: a second one during the clean-up would cut it short and leave the files."""
     import signal
 
     received: list[int] = []
+    names = [name for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)]
 
     def stop(signum, frame):
+        for name in names:
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
         received.append(signum)
         raise KeyboardInterrupt
 
-    for name in ("SIGTERM", "SIGHUP"):
-        if hasattr(signal, name):
-            signal.signal(getattr(signal, name), stop)
+    for name in names:
+        signal.signal(getattr(signal, name), stop)
     return received
 
 
@@ -304,7 +309,7 @@ def _check_outputs(in_path: Path, out_path: Path, explain_path: Path | None) -> 
     seen: dict[Path, str] = {in_path.resolve(): "the input file"}
     for option, path in written:
         if not path.resolve().parent.is_dir():
-            raise click.BadParameter(f"{path}: the directory {path.parent} does not exist", param_hint=option)
+            raise click.BadParameter(f"{path}: the directory {path.resolve().parent} does not exist", param_hint=option)
         if path.resolve() in seen:
             raise click.BadParameter(f"{path} would overwrite {seen[path.resolve()]}", param_hint=option)
         seen[path.resolve()] = f"the file -o writes ({path})" if option == "-o" else str(path)

@@ -96,9 +96,9 @@ class Hint:
     def describe(self, lang: str) -> str:
         if self.field is None:
             return self.text[lang]
-        from engine.records import FIELD_LABELS_ZH
+        from engine.records import field_name
 
-        field = FIELD_LABELS_ZH.get(self.field, self.field) if lang == "zh" else self.field
+        field = field_name(self.field, lang)
         current = format_value(self.value, lang)
         if self.op == "==" and isinstance(self.needed, (bool, LabelledEnum)):  # "is_mentor no → yes"
             return f"{field} {current} → {format_value(self.needed, lang)}"
@@ -114,9 +114,10 @@ class Hint:
             word = ("为其中之一：" if lang == "zh" else "one of ") if self.op == "in" else (
                 "不为：" if lang == "zh" else "none of ")
             return f"{field} {current} → {word}{options}"
-        if self.op == "has":
-            return f"{field} {current} → " + ("包含 " if lang == "zh" else "including ") + \
-                ", ".join(format_value(v, lang) for v in self.needed)
+        if self.op in ("has", "has_any"):
+            word = {"has": ("包含 ", "including "), "has_any": ("包含其一：", "including one of ")}[self.op]
+            return f"{field} {current} → " + word[lang != "zh"] + \
+                ("、" if lang == "zh" else ", ").join(format_value(v, lang) for v in self.needed)
         return f"{field} {current} → {format_value(self.needed, lang)}"
 
 
@@ -202,9 +203,11 @@ def _try(evaluation, condition, way: list[tuple[str, str, Any]], met: list) -> t
             options[field] = [needed]
         elif op == "in" and needed:
             options[field] = list(needed)
-        elif op == "has":
+        elif op in ("has", "has_any"):  # the list as held, with all the members (has) or one of them
             held = evaluation.facts.get(field)
-            options[field] = [tuple(dict.fromkeys((held if isinstance(held, tuple) else ()) + tuple(needed)))]
+            held = held if isinstance(held, tuple) else ()
+            added = [tuple(needed)] if op == "has" else [(member,) for member in needed]
+            options[field] = [tuple(dict.fromkeys(held + more)) for more in added]
         else:
             vague.add(field)
     undone_by_vague = any(field in r.trace.facts for r in met for field in vague)
@@ -285,8 +288,8 @@ def _solve(evaluation, node: Node, want: bool) -> list[list[tuple[str, str, Any]
     if isinstance(node, Call) and node.function in ("has", "has_any") and want and isinstance(node.args[0], FactRef):
         needed = evaluation.value(node.args[1])
         needed = needed if isinstance(needed, tuple) else (needed,)
-        if node.function == "has_any":  # any one member will do: a way each
-            return [[(node.args[0].name, "has", (member,))] for member in needed]
+        if node.function == "has_any" and len(needed) > 1:  # any one member will do: one change, every member named
+            return [[(node.args[0].name, "has_any", needed)]]
         return [[(node.args[0].name, "has", needed)]]
     return []
 

@@ -13,9 +13,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from engine.batch import reason_code
+from engine.batch import read_row, reason_code
 from engine.decide import decide
-from engine.records import RecordError, field_for_header, parse_record
+from engine.records import field_for_header
 from engine.ruleset import Ruleset
 
 CHANGED_HEADER = ["row", "applicant_id", "programme", "change", "base.outcome", "base.amount", "base.reason",
@@ -75,13 +75,12 @@ def impact(base: Ruleset, work: Ruleset, data_path: Path, default_as_of: date,
     try:
         for number, cells in table.rows():
             report.rows += 1
-            try:
-                record = parse_record({name: cells[i] for i, name in columns}, default_as_of=at or default_as_of)
-            except RecordError as error:
+            record, problems = read_row(columns, len(table.header), cells, at or default_as_of)  # as batch reads it
+            if record is None:
                 report.invalid_rows += 1
                 if writer is not None:
-                    for problem in error.problems:
-                        writer.write_error([number, None, problem.field, str(problem.value), problem.message])
+                    for name, value, message in problems:
+                        writer.write_error([number, None, name, None if value is None else str(value), message])
                 continue
             before = {d.programme.id: d for d in decide(base, record).decisions}
             after = {d.programme.id: d for d in decide(work, record).decisions}

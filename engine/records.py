@@ -139,6 +139,11 @@ def _to_amount(value: Any) -> Decimal:
     return _non_negative(_to_decimal(value))
 
 
+def field_name(name: str, lang: str) -> str:
+    """A field as people read it: its Chinese header in Chinese, its code otherwise."""
+    return FIELD_LABELS_ZH.get(name, name) if lang == "zh" else name
+
+
 def parse_date(value: Any) -> _dt.date:
     """A date in any form a cell may give it (2024-06-01, 2024/6/1, 2024年6月1日 …): for command options."""
     return _to_date(value)

@@ -183,9 +183,10 @@ def word(key: str, lang: str) -> str:
 
 
 def field_label(name: str, lang: str) -> str:
-    from engine.records import FIELD_LABELS_ZH
+    """A field with its code beside its Chinese header, where a caseworker may need to type it."""
+    from engine.records import field_name
 
-    return f"{FIELD_LABELS_ZH.get(name, name)}（{name}）" if lang == "zh" else name
+    return f"{field_name(name, lang)}（{name}）" if lang == "zh" else name
 
 
 def to_text(decisions: DecisionSet, lang: str = "zh", explain: bool = False) -> str:
@@ -219,7 +220,7 @@ def effect_text(decision: Decision, name: str, result: ValueResult, lang: str) -
 def summary_line(decision: Decision, lang: str) -> str:
     import click
 
-    from engine.records import FIELD_LABELS_ZH
+    from engine.records import field_name
 
     mark, colour = _MARK[decision.outcome]
     programme = decision.programme
@@ -238,7 +239,7 @@ def summary_line(decision: Decision, lang: str) -> str:
             parts.append(effect_text(decision, name, result, lang))
     if decision.missing:
         parts.append(f"{word('missing', lang)}: " + ("、" if lang == "zh" else ", ").join(
-            FIELD_LABELS_ZH.get(name, name) if lang == "zh" else name for name in decision.missing))
+            field_name(name, lang) for name in decision.missing))
     return " · ".join(parts)
 
 
@@ -260,7 +261,8 @@ def explanation_lines(decision: Decision, lang: str) -> list[str]:
         lines.append(click.style(f"  {mark} ", fg=colour) + text + click.style(f"   [{facts}]" if facts else "", dim=True))
     if decision.amount is not None and decision.amount.says is not None:
         result = decision.amount
-        shown = str(result.value) if isinstance(result.value, Decimal) else format_value(result.value, lang)
+        shown = f"{result.value} {'元' if lang == 'zh' else 'CNY'}" if isinstance(result.value, Decimal) \
+            else format_value(result.value, lang)
         lines.append(click.style(f"{word('amount', lang)} = {shown}", bold=True)
                      + f"  ({render(result.says.get(lang), sentence_values(result.trace), lang)})")
     for name, result in (decision.effect or {}).items():

@@ -175,8 +175,27 @@ class Table:
         except UserError:
             raise
         except Exception as error:
-            encoding = f" as {self.encoding.replace('-sig', '')}" if self.format == ".csv" else ""
-            raise UserError(f"{self.path}: cannot read{encoding} past row {number}: {error}") from None
+            if self.format == ".csv" and isinstance(error, UnicodeDecodeError):  # text is decoded ahead of the rows
+                line, byte = _undecodable(self.path, self.encoding)
+                raise UserError(f"{self.path}: line {line} is not {self.encoding.replace('-sig', '')} (byte 0x{byte:02x}); "
+                                "save the file as UTF-8 (or GB18030) throughout") from None
+            raise UserError(f"{self.path}: cannot read past row {number}: {error}") from None
+
+
+def _undecodable(path: Path, encoding: str) -> tuple[int, int]:
+    """The line, and the byte, where `path` stops decoding as `encoding` (it is known not to)."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    line = 1
+    with path.open("rb") as stream:
+        while block := stream.read(1 << 20):
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as error:
+                # the decoder may hold back a few bytes from the block before: where it failed, at most that far
+                start = max(0, error.start - len(error.object) + len(block))
+                return line + block.count(b"\n", 0, start), block[start] if start < len(block) else 0
+            line += block.count(b"\n")
+    return line, 0
 
 
 def _first_non_ascii(path: Path, size: int) -> bytes:
@@ -271,6 +290,15 @@ def safe_text(value: str) -> str:
     return "'" + value if value.startswith(_FORMULA_START) else value
 
 
+def temporary_beside(target: Path) -> Path:
+    """A new empty hidden file beside `target`, to be renamed onto it when complete (an ordinary
+    file's permissions: mkstemp makes 0600)."""
+    handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent or ".")
+    os.close(handle)
+    os.chmod(name, 0o666 & ~_UMASK)
+    return Path(name)
+
+
 def output_files(path: Path) -> list[Path]:
     """The files a TableWriter for `path` writes: it, and for CSV and Parquet its errors sibling."""
     path = Path(path)
@@ -293,11 +321,9 @@ class TableWriter:
         getattr(self, "_start_" + self.format[1:])()
 
     def _temporary(self, target: Path) -> Path:
-        handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent or ".")
-        os.close(handle)
-        os.chmod(name, 0o666 & ~_UMASK)  # mkstemp makes 0600; the output should be an ordinary file
-        self._temporaries.append((Path(name), target))
-        return Path(name)
+        part = temporary_beside(target)
+        self._temporaries.append((part, target))
+        return part
 
     # CSV
     def _start_csv(self) -> None:

@@ -94,15 +94,22 @@ def test_alternatives_are_numbered_and_an_alternative_needing_two_changes_lists_
            "            → skill_cert_date 2023-01-01 → on or before 2022-06-01\n" in text
 
 
-def test_has_any_offers_each_member_as_its_own_way(tmp_path):
-    # `has_any(groups, [xiebao, rural_surplus_labour, disabled])`: any one group will do, not all three
+def test_has_any_names_every_member_as_one_change(tmp_path):
+    # `has_any(groups, [xiebao, rural_surplus_labour, disabled])`: any one group will do, not all three,
+    # and every one is named (a way per member was cut at 4 of them: award lists lost routes)
     path = tmp_path / "veteran.json"
     path.write_text(json.dumps({"applicant_id": "V-1", "as_of": "2024-06-01", "training_route": "individual",
                                 "training_cert_level": "senior", "training_fee": 5000, "employment_status": "self_employed",
                                 "groups": ["veteran"], "discharge_date": "2019-05-31"}), encoding="utf-8")
     hints = [h for h in to_qualify(path, "individual-skill-subsidy") if h["field"] == "groups"]
-    assert [(h["needed"], h["way"], h["ways"]) for h in hints] == [
-        (["xiebao"], 1, 3), (["rural_surplus_labour"], 2, 3), (["disabled"], 3, 3)]
+    assert [(h["op"], h["needed"], "way" in h) for h in hints] == [
+        ("has_any", ["xiebao", "rural_surplus_labour", "disabled"], False)]
+    assert hints[0]["text"]["zh"] == "人员类别 退役军人 → 包含其一：协保人员、原农村富余劳动力、残疾人"
+    assert hints[0]["text"]["en"] == "groups veteran → including one of xiebao, rural_surplus_labour, disabled"
+    # six awards open the direct-hukou route: all six are offered
+    awards = [h for h in to_qualify(ROOT / "cases" / "examples" / "technician-after-engineer-title.yaml",
+                                    "direct-hukou-top-skill-talent") if h["field"] == "awards"]
+    assert any(len(h["needed"]) == 6 and "national_competition_excellence" in h["needed"] for h in awards)
 
 
 def test_a_failed_condition_reads_as_not_met(tmp_path, record):

@@ -117,3 +117,14 @@ def test_impact_with_no_change_says_so(tmp_path):
     data.write_text("applicant_id,as_of\nA-1,2024-06-01\n", encoding="utf-8")
     result = run("rules", "impact", "--base", ROOT / "rules", "--data", data, "-o", tmp_path / "c.csv")
     assert result.exit_code == 0 and "no applicant changes outcome or amount" in result.output
+
+
+def test_impact_reads_rows_as_batch_does(tmp_path):
+    # a row with a cell past the header, and a field given in two columns, are row errors in both
+    data = tmp_path / "data.csv"
+    data.write_text("applicant_id,hukou,户籍,as_of\nA-1,shanghai,,2024-06-01\nA-2,shanghai,,2024-06-01,extra\n"
+                    "A-3,shanghai,other,2024-06-01\n", encoding="utf-8")
+    impact = run("rules", "impact", "--base", ROOT / "rules", "--data", data, "-o", tmp_path / "c.csv")
+    assert "rows: 3" in impact.output and "invalid: 2" in impact.output, impact.output
+    batch = run("batch", data, "-o", tmp_path / "b.csv", "--workers", "1")
+    assert "rows with errors: 2" in batch.output
