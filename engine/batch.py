@@ -17,13 +17,14 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from engine.decide import decide
+from engine.messages import in_chinese
 from engine.records import RecordError, field_for_header, is_blank, parse_record
 from engine.render import amount_status, decision_set_json
 from engine.ruleset import Ruleset
 from engine.types import UNKNOWN
 
 CHUNK = 1000
-ERROR_HEADER = ["row", "applicant_id", "field", "value", "message"]
+ERROR_HEADER = ["row", "applicant_id", "field", "value", "message", "message_zh"]  # the message, and in Chinese
 ROW_ERROR = ("error", None, "row-error: listed with the errors")  # outcome, amount, reason of a refused row
 
 
@@ -104,7 +105,8 @@ class RowDecider:
         columns, and with --explain a line saying so (every row is accounted for there too)."""
         chunk.summary.errors += 1
         applicant = cells[self.id_column] if self.id_column is not None else None
-        chunk.errors.extend([number, applicant, field, value, message] for field, value, message in problems)
+        chunk.errors.extend([number, applicant, field, value, message, in_chinese(message)]
+                            for field, value, message in problems)
         chunk.rows.append(list(cells) + self.error_columns())
         if self.explain:
             chunk.explanations.append(_json_line({"row": number, "applicant_id": applicant, "errors": [

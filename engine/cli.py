@@ -76,7 +76,7 @@ def check(file: str | None, as_of: date | None, fmt: str, lang: str, programmes:
     --ask, from the interview.
     """
     from engine.decide import decide
-    from engine.records import parse_record
+    from engine.records import RecordError, parse_record
     from engine.render import to_json, to_text
 
     if file is None and not (assignments or ask):
@@ -91,7 +91,10 @@ def check(file: str | None, as_of: date | None, fmt: str, lang: str, programmes:
     default_as_of = as_of or date.today()
     if ask:
         data = _interview(ruleset, data, default_as_of, lang, save, list(programmes) or None)
-    record = parse_record(data, default_as_of=default_as_of)
+    try:
+        record = parse_record(data, default_as_of=default_as_of)
+    except RecordError as error:  # said in the language asked for
+        raise UserError("\n".join(error.lines(lang))) from None
     if as_of is not None and record.as_of != as_of:  # the record's own date wins: say so, not silently
         click.echo(f"note: the record gives as_of {record.as_of}, which is used; --as-of {as_of} is for a record "
                    f"without one (--set as_of={as_of} replaces the record's)", err=True)

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from engine.batch import ERROR_HEADER, ROW_ERROR, Summary, unknown_columns
+from engine.messages import in_chinese
 from engine.records import field_for_header
 from engine.ruleset import Ruleset
 
@@ -83,10 +84,12 @@ def run_column_batch(ruleset: Ruleset, table, out_path: Path, default_as_of: dat
                 errors = None
                 if problems.height:
                     rows, ids = raw.get_column("__row"), raw.get_column(f"c{id_column}") if id_column is not None else None
+                    messages = problems.get_column("message").unique().to_list()  # few: each said in Chinese once
                     errors = problems.select(
                         rows.gather(problems["position"]).alias("row"),
                         (ids.gather(problems["position"]) if ids is not None else pl.lit(None, pl.String)).alias("id"),
-                        "field", "value", "message")
+                        "field", "value", "message",
+                        pl.col("message").replace_strict(messages, [in_chinese(m) for m in messages]).alias("message_zh"))
                 lines = raw.get_column("__line") if "__line" in raw.columns else None
                 behind.run(_write, writer, pl.concat([raw.select(cells), decisions], how="horizontal"), errors, typed,
                            lines, len(cells))

@@ -485,6 +485,17 @@ class FieldProblem:
     message: str
 
     def __str__(self) -> str:
+        return self.describe("en")
+
+    def describe(self, lang: str) -> str:
+        """The problem as a sentence: in English, or in Chinese (engine.messages) with the field's header."""
+        if lang == "zh":
+            from engine.messages import in_chinese
+
+            where = f"字段“{field_name(self.field, 'zh')}”（{self.field}）" if self.field in FIELD_LABELS_ZH \
+                else f"字段“{self.field}”"
+            shown = "" if self.value is UNKNOWN else f"值 {_show(self.value)} "
+            return f"{where}：{shown}{in_chinese(self.message)}"
         if self.value is UNKNOWN:
             return f"field '{self.field}': {self.message}"
         return f"field '{self.field}': value {_show(self.value)} {self.message}"
@@ -497,7 +508,11 @@ class UnknownField(FieldProblem):
     ``message`` is "unknown field" plus a hint (a near spelling, or the record type it belongs to).
     """
 
-    def __str__(self) -> str:
+    def describe(self, lang: str) -> str:
+        if lang == "zh":
+            from engine.messages import in_chinese
+
+            return f"字段“{self.field}”{in_chinese(self.message)}"
         return f"unknown field '{self.field}'{self.message.removeprefix('unknown field')}"
 
 
@@ -508,8 +523,8 @@ class RecordError(UserError):
         self.problems = problems
         super().__init__("\n".join(self.lines()))
 
-    def lines(self) -> list[str]:
-        return [str(p) for p in self.problems]
+    def lines(self, lang: str = "en") -> list[str]:
+        return [p.describe(lang) for p in self.problems]
 
     def __reduce__(self):  # rebuild from the problems, not the joined text (multiprocessing)
         return (type(self), (self.problems,))

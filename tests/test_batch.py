@@ -80,9 +80,10 @@ def test_row_errors_go_to_their_own_file_and_the_rest_go_through(tmp_path):
     rows = read_csv(out)
     assert [r[0] for r in rows[1:]] == ["A-1", "A-2", "A-3", "A-4"]
     errors = read_csv(tmp_path / "out.errors.csv")
-    assert errors[0] == ["row", "applicant_id", "field", "value", "message"]
+    assert errors[0] == ["row", "applicant_id", "field", "value", "message", "message_zh"]
     assert errors[1][:4] == ["3", "A-2", "skill_level", "expert"] and "junior" in errors[1][4]
     assert errors[2][:4] == ["4", "A-3", "training_hours", "many"]
+    assert errors[2][4:] == ["is not valid; expected a number like 1200 or 1,200.50", "无效：应为数字，如 1200 或 1,200.50"]
 
 
 def test_no_output_after_an_interrupted_run(tmp_path):

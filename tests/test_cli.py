@@ -83,10 +83,23 @@ def test_as_of_given_beside_a_record_with_its_own_date_is_reported_not_silently_
 def test_bad_record_exits_2_with_a_message_not_a_traceback(tmp_path, content, message):
     path = tmp_path / "bad.yaml"
     path.write_text(content, encoding="utf-8")
-    result = run("check", path)
+    result = run("check", path, "--lang", "en")
     assert result.exit_code == 2
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("content, message", [
+    ("applicant_id: X\nskill_level: expert\n", "字段“技能等级”（skill_level）：值 'expert' 无效：应为以下之一：none (无)"),
+    ("applicant_id: X\ntrainning_hours: 3\n", "字段“trainning_hours”不是已知字段；是否指“training_hours”？"),
+    ("applicant_id: X\ntraining_fee: '-5'\n", "字段“培训费用”（training_fee）：值 '-5' 不能为负数"),
+    ("name: 张三\n", "字段“申请编号”（applicant_id）：必须填写"),
+])
+def test_a_bad_record_is_explained_in_chinese_by_default(tmp_path, content, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(content, encoding="utf-8")
+    result = run("check", path)  # --lang zh is the default
+    assert result.exit_code == 2 and message in result.output, result.output
 
 
 def test_a_json_key_given_twice_is_refused(tmp_path):

@@ -114,9 +114,8 @@ def test_a_formula_error_is_refused_in_a_text_field_too_and_written_back_as_show
                         workers=1, column_wise=column_wise)
     assert summary.path == ("column-wise" if column_wise else "per-record")
     errors = (tmp_path / "out.errors.csv").read_text(encoding="utf-8-sig").splitlines()
-    assert errors[1:] == [
-        '3,#DIV/0!,applicant_id,#DIV/0!,"is a formula error in the spreadsheet: correct the formula, or type the value"',
-        '4,A-3,name,#REF!,"is a formula error in the spreadsheet: correct the formula, or type the value"']
+    said = '"is a formula error in the spreadsheet: correct the formula, or type the value",是表格中的公式错误：请修正公式，或直接填写数值'
+    assert errors[1:] == [f"3,#DIV/0!,applicant_id,#DIV/0!,{said}", f"4,A-3,name,#REF!,{said}"]
     rows = (tmp_path / "out.csv").read_text(encoding="utf-8-sig").splitlines()
     assert [row.split(",")[:2] for row in rows[1:]] == [["A-1", "张三"], ["#DIV/0!", "李四"], ["A-3", "#REF!"], ["A-4", "#REF!"]]
     assert summary.errors == 2 and summary.decided == 2

@@ -1,0 +1,54 @@
+"""The record contract's problem messages in Chinese, for the offices that read them.
+
+engine.records words each problem once, in English, and the column-wise batch reproduces those words
+exactly. Here a message is matched against the shapes the parsers give it and said again in
+Chinese. A message of no known shape comes back as it is; a test feeds every field's parser bad
+values, and every problem parse_record reports, and checks that none does.
+"""
+from __future__ import annotations
+
+import re
+
+_SHAPES = [(re.compile(f"^{pattern}$", re.DOTALL), zh) for pattern, zh in [
+    (r"is not valid; expected yes or no \(true/false, 是/否, 1/0\)", "无效：应为是或否（true/false、是/否、1/0）"),
+    (r"is not a real calendar date", "不是真实存在的日期"),
+    (r"is not valid; expected a date like 2024-05-01 \(also 2024/5/1, 2024\.5\.1, 2024年5月1日\)",
+     "无效：应为日期，如 2024-05-01（也可写作 2024/5/1、2024.5.1、2024年5月1日）"),
+    (r"is not valid; expected a number, not true/false", "无效：应为数字，而非是/否"),
+    (r"is not valid; expected a number like 1200 or 1,200\.50", "无效：应为数字，如 1200 或 1,200.50"),
+    (r"is not valid; expected a number", "无效：应为数字"),
+    (r"is not valid; expected a finite number", "无效：应为有限的数字"),
+    (r"is too large", "数值过大"),
+    (r"must not be negative", "不能为负数"),
+    (r"must be a whole number", "应为整数"),
+    (r"must be 1 or more \(the first year is 1\)", "应不小于 1（第 1 年为 1）"),
+    (r"must be between 0 and 1 \(for example 0\.75 or 75%\)", "应在 0 与 1 之间（如 0.75 或 75%）"),
+    (r"is not valid; expected text", "无效：应为文字"),
+    (r"is not valid; expected an ISO country code such as CN", "无效：应为 ISO 国家代码，如 CN"),
+    (r"is not valid; expected one of (.+)", r"无效：应为以下之一：\1"),
+    (r"is not valid; items? (.+) (?:is|are) not one of (.+)", r"无效：\1 不在可选值中（\2）"),
+    (r"is not valid; it should be '(.+)'", r"无效：应为“\1”"),
+    (r"is required", "必须填写"),
+    (r"is given twice, with different values", "填写了两次，且取值不同"),
+    (r"is given twice \(as '(.*)' and '(.*)'\)", r"填写了两次（“\1”与“\2”）"),
+    (r"is in a column with no header", "所在列没有表头"),
+    (r"unknown field", "不是已知字段"),
+    (r"unknown field: it is a field of (\w+) records \(record_type: \w+\)", r"不是本类记录的字段：它属于 \1 记录（record_type: \1）"),
+    (r"unknown field; did you mean '(.+?)'\?", r"不是已知字段；是否指“\1”？"),
+    (r"unknown field; did you mean '(.+?)' \((.+)\)\?", r"不是已知字段；是否指“\1”（\2）？"),
+    (r"is a formula error in the spreadsheet: correct the formula, or type the value",
+     "是表格中的公式错误：请修正公式，或直接填写数值"),
+    (r"must be a mapping of field → value, not (\w+)", r"应为“字段: 值”的映射，而非 \1"),
+    (r"the row has cells past the header's (\d+) columns, which no field names \(an unquoted comma, or a column "
+     r"without a header\?\): the row is not decided",
+     r"该行有超出表头 \1 列的单元格，没有字段与之对应（未加引号的逗号，或没有表头的列？）：该行不作判断"),
+]]
+
+
+def in_chinese(message: str) -> str:
+    """A problem message (the part after "field 'x': value 'v'") in Chinese; as it is if unknown."""
+    for pattern, zh in _SHAPES:
+        found = pattern.match(message)
+        if found:
+            return found.expand(zh)
+    return message
