@@ -105,8 +105,7 @@ class RowDecider:
         columns, and with --explain a line saying so (every row is accounted for there too)."""
         chunk.summary.errors += 1
         applicant = cells[self.id_column] if self.id_column is not None else None
-        chunk.errors.extend([number, applicant, field, value, message, in_chinese(message)]
-                            for field, value, message in problems)
+        chunk.errors.extend(error_rows(number, applicant, problems))
         chunk.rows.append(list(cells) + self.error_columns())
         if self.explain:
             chunk.explanations.append(_json_line({"row": number, "applicant_id": applicant, "errors": [
@@ -151,6 +150,11 @@ def read_row(columns: list[tuple[int, str]], width: int, cells: list[Any],
         return parse_record(data, default_as_of=default_as_of), []
     except RecordError as error:
         return None, [(p.field, None if p.value is UNKNOWN else p.value, p.message) for p in error.problems]
+
+
+def error_rows(number: int, applicant: Any, problems: list[tuple[Any, Any, str]]) -> list[list[Any]]:
+    """A refused row's problems as rows of the errors sheet (ERROR_HEADER)."""
+    return [[number, applicant, field, value, message, in_chinese(message)] for field, value, message in problems]
 
 
 def _json_line(data: dict) -> str:
@@ -241,7 +245,7 @@ def run_batch(ruleset: Ruleset, rules_dir: Path, in_path: Path, out_path: Path, 
               column_wise: bool = True, sheet: str | None = None) -> Summary:
     """Decide every row of IN into OUT. Column-wise (engine.columnbatch) unless --explain is asked for,
     `column_wise` is False, or the file is one the column-wise path leaves to this one."""
-    from engine.tabular import Table, TableWriter, temporary_beside
+    from engine.tabular import Table, TableWriter, finished, temporary_beside
 
     table = Table(in_path, sheet)
     if on_start:
@@ -291,12 +295,12 @@ def run_batch(ruleset: Ruleset, rules_dir: Path, in_path: Path, out_path: Path, 
         writer.commit()
         if explain_stream is not None:
             explain_stream.close()
-            os.replace(explain_temp, explain_path)
+            finished(explain_temp, explain_path)
     except BaseException:
         writer.abort()
         if explain_stream is not None:
             explain_stream.close()
-            explain_temp.unlink(missing_ok=True)
+            finished(explain_temp, None)
         raise
     summary.outputs = writer.outputs + ([explain_path] if explain_path else [])
     return summary

@@ -6,7 +6,7 @@ import os
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import click
 
@@ -267,40 +267,74 @@ def batch(in_path: Path, out_path: Path, as_of: date | None, explain_path: Path 
             bar = tqdm(total=table.total, unit="rows", unit_scale=True, file=sys.stderr, dynamic_ncols=True)
 
     workers = workers or (os.cpu_count() or 1)
-    stopped_by = _stop_on_termination()
+    stopped_by, restore = _stop_on_termination()
     try:
-        summary = run_batch(ruleset, rules_dir or DEFAULT_RULES, in_path, out_path, as_of or date.today(),
-                            explain_path, workers, progress=lambda n: bar.update(n) if bar else None, on_start=start,
-                            column_wise=not per_record, sheet=sheet)
-    except KeyboardInterrupt:
-        click.echo("interrupted: no output was written", err=True)
-        sys.exit(128 + (stopped_by[0] if stopped_by else 2))
+        try:
+            summary = run_batch(ruleset, rules_dir or DEFAULT_RULES, in_path, out_path, as_of or date.today(),
+                                explain_path, workers, progress=lambda n: bar.update(n) if bar else None,
+                                on_start=start, column_wise=not per_record, sheet=sheet)
+            _ignore_stops()  # the outputs are in place: a late signal must not report "nothing written"
+        except KeyboardInterrupt:
+            click.echo("interrupted: no output was written", err=True)
+            sys.exit(128 + (stopped_by[0] if stopped_by else 2))
+        finally:
+            if bar is not None:
+                bar.close()
+        _print_summary(summary, ruleset)
     finally:
-        if bar is not None:
-            bar.close()
-    _print_summary(summary, ruleset)
+        if not stopped_by:  # the process's own handling again (it may go on: a test, a caller in Python);
+            restore()       # a stopped run keeps ignoring further stops until it has exited
     if summary.errors:
         sys.exit(EXIT_FAILURES)
 
 
-def _stop_on_termination() -> list[int]:
+def _stop_on_termination() -> tuple[list[int], Callable[[], None]]:
     """SIGTERM and SIGHUP stop a batch as Ctrl-C does, so its partial files are removed (they were
-    left behind); the list returned gets the signal's number. Once stopping, further stop signals
-    are ignored: a second one during the clean-up would cut it short and leave the files."""
+    left behind); the list returned gets the signal's number, and the function returned puts the
+    handling back as it was. Once stopping, further stop signals are ignored: a second one during
+    the clean-up would cut it short and leave the files."""
     import signal
+    import threading
 
     received: list[int] = []
-    names = [name for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)]
+    # a signal the caller set to be ignored (nohup, a script's `cmd &`) stays ignored
+    names = [name for name in ("SIGINT", "SIGTERM", "SIGHUP")
+             if hasattr(signal, name) and signal.getsignal(getattr(signal, name)) is not signal.SIG_IGN]
 
     def stop(signum, frame):
-        for name in names:
-            signal.signal(getattr(signal, name), signal.SIG_IGN)
+        _ignore_stops()
         received.append(signum)
+        watchdog = threading.Timer(CLEAN_UP_SECONDS, _give_up, (signum,))
+        watchdog.daemon = True
+        watchdog.start()
         raise KeyboardInterrupt
 
+    before = {name: signal.getsignal(getattr(signal, name)) for name in names}
     for name in names:
         signal.signal(getattr(signal, name), stop)
-    return received
+    return received, lambda: [signal.signal(getattr(signal, name), handler) for name, handler in before.items()]
+
+
+CLEAN_UP_SECONDS = 10  # a stopped run's clean-up; a worker killed in a queue's lock can hang the pool's
+
+
+def _give_up(signum: int) -> None:
+    """The clean-up did not finish: remove the partial files and exit anyway."""
+    from engine.tabular import UNFINISHED
+
+    for part in list(UNFINISHED):
+        part.unlink(missing_ok=True)
+    sys.stderr.write("interrupted: no output was written (the clean-up was cut short)\n")
+    sys.stderr.flush()
+    os._exit(128 + signum)
+
+
+def _ignore_stops() -> None:
+    import signal
+
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
 
 
 def _check_outputs(in_path: Path, out_path: Path, explain_path: Path | None) -> None:

@@ -115,7 +115,7 @@ class Hint:
                 "不为：" if lang == "zh" else "none of ")
             return f"{field} {current} → {word}{options}"
         if self.op in ("has", "has_any"):
-            word = {"has": ("包含 ", "including "), "has_any": ("包含其一：", "including one of ")}[self.op]
+            word = {"has": ("包含：", "including "), "has_any": ("包含其一：", "including one of ")}[self.op]
             return f"{field} {current} → " + word[lang != "zh"] + \
                 ("、" if lang == "zh" else ", ").join(format_value(v, lang) for v in self.needed)
         return f"{field} {current} → {format_value(self.needed, lang)}"

@@ -13,7 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from engine.batch import read_row, reason_code
+from engine.batch import ERROR_HEADER, error_rows, read_row, reason_code
 from engine.decide import decide
 from engine.records import field_for_header
 from engine.ruleset import Ruleset
@@ -70,17 +70,18 @@ def impact(base: Ruleset, work: Ruleset, data_path: Path, default_as_of: date,
     columns = [(i, name) for i, name in enumerate(table.header) if field_for_header(name)
                and not (at is not None and field_for_header(name) == "as_of")]
     report = ImpactReport()
-    writer = TableWriter(changed_path, CHANGED_HEADER, ["row", "applicant_id", "field", "value", "message"]) \
-        if changed_path is not None else None
+    writer = TableWriter(changed_path, CHANGED_HEADER, ERROR_HEADER) if changed_path is not None else None
+    id_column = next((i for i, name in columns if field_for_header(name) == "applicant_id"), None)
     try:
         for number, cells in table.rows():
             report.rows += 1
             record, problems = read_row(columns, len(table.header), cells, at or default_as_of)  # as batch reads it
             if record is None:
                 report.invalid_rows += 1
-                if writer is not None:
-                    for name, value, message in problems:
-                        writer.write_error([number, None, name, None if value is None else str(value), message])
+                if writer is not None:  # as the batch's errors sheet lists them
+                    applicant = cells[id_column] if id_column is not None and id_column < len(cells) else None
+                    for row in error_rows(number, applicant, problems):
+                        writer.write_error(row)
                 continue
             before = {d.programme.id: d for d in decide(base, record).decisions}
             after = {d.programme.id: d for d in decide(work, record).decisions}

@@ -493,7 +493,7 @@ class FieldProblem:
             from engine.messages import in_chinese
 
             where = f"字段“{field_name(self.field, 'zh')}”（{self.field}）" if self.field in FIELD_LABELS_ZH \
-                else f"字段“{self.field}”"
+                else "无表头的列" if self.field == "(no header)" else f"字段“{self.field}”"
             shown = "" if self.value is UNKNOWN else f"值 {_show(self.value)} "
             return f"{where}：{shown}{in_chinese(self.message)}"
         if self.value is UNKNOWN:

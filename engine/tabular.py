@@ -290,13 +290,28 @@ def safe_text(value: str) -> str:
     return "'" + value if value.startswith(_FORMULA_START) else value
 
 
+# Temporaries not yet renamed onto their targets or removed: what a stopped run whose clean-up
+# hangs must still remove (engine.cli gives the clean-up a few seconds, then removes these and exits).
+UNFINISHED: set[Path] = set()
+
+
 def temporary_beside(target: Path) -> Path:
-    """A new empty hidden file beside `target`, to be renamed onto it when complete (an ordinary
-    file's permissions: mkstemp makes 0600)."""
+    """A new empty hidden file beside `target`, to be renamed onto it when complete (finished())
+    — an ordinary file's permissions: mkstemp makes 0600."""
     handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent or ".")
     os.close(handle)
     os.chmod(name, 0o666 & ~_UMASK)
+    UNFINISHED.add(Path(name))
     return Path(name)
+
+
+def finished(temporary: Path, target: Path | None) -> None:
+    """The temporary renamed onto `target` (complete), or removed (target None)."""
+    if target is not None:
+        os.replace(temporary, target)
+    else:
+        temporary.unlink(missing_ok=True)
+    UNFINISHED.discard(temporary)
 
 
 def output_files(path: Path) -> list[Path]:
@@ -461,7 +476,7 @@ class TableWriter:
     def commit(self) -> None:
         self._close()
         for temporary, target in self._temporaries:
-            os.replace(temporary, target)
+            finished(temporary, target)
         self._temporaries = []
 
     def abort(self) -> None:
@@ -470,7 +485,7 @@ class TableWriter:
         except Exception:
             pass  # the files are being thrown away
         for temporary, _ in self._temporaries:
-            temporary.unlink(missing_ok=True)
+            finished(temporary, None)
         self._temporaries = []
 
     @property

@@ -136,6 +136,58 @@ def test_a_stopped_batch_leaves_no_files_and_no_traceback(tmp_path, big_roster, 
     assert list(out.iterdir()) == []
 
 
+def test_a_clean_up_that_hangs_is_cut_short_and_the_partial_files_still_go(tmp_path):
+    # a worker killed inside the pool's queue lock can hang the pool's shutdown: after a few seconds
+    # the stop gives up on it, removes the partial files itself and exits
+    script = (
+        "import os, signal, sys, time; from pathlib import Path\n"
+        "import engine.cli as cli; from engine.tabular import temporary_beside\n"
+        "cli.CLEAN_UP_SECONDS = 0.5\n"
+        "cli._stop_on_termination()\n"
+        f"part = temporary_beside(Path({str(tmp_path / 'out.csv')!r}))\n"
+        "try:\n"
+        "    os.kill(os.getpid(), signal.SIGTERM); time.sleep(30)\n"
+        "except KeyboardInterrupt:\n"
+        "    time.sleep(30)  # the clean-up hangs\n")
+    started = __import__("time").monotonic()
+    done = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).resolve().parent.parent,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 143 and __import__("time").monotonic() - started < 20
+    assert "the clean-up was cut short" in done.stderr and list(tmp_path.iterdir()) == []
+
+
+def test_a_batch_run_in_process_leaves_the_signal_handling_as_it_was(tmp_path):
+    # the stop handlers are the batch's own: left behind, they made later processes ignore SIGTERM
+    import signal
+
+    before = [signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)]
+    write_csv(tmp_path / "in.csv", ["applicant_id"], [["A-1"]])
+    assert run("batch", tmp_path / "in.csv", "-o", tmp_path / "out.csv").exit_code == 0
+    assert [signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)] == before
+
+
+def test_a_stop_signal_the_caller_ignores_stays_ignored(tmp_path, big_roster):
+    import signal
+    import time
+
+    out = tmp_path / "out"
+    out.mkdir()
+
+    def ignore_hang_up():  # as nohup starts it
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+    batch = subprocess.Popen([sys.executable, "cli.py", "batch", str(big_roster), "-o", str(out / "o.csv")],
+                             cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, start_new_session=True, preexec_fn=ignore_hang_up)
+    deadline = time.monotonic() + 60
+    while not any(out.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    os.killpg(batch.pid, signal.SIGHUP)  # the terminal closes
+    stdout, stderr = batch.communicate(timeout=120)
+    assert batch.returncode in (0, 1), stderr  # it ran to the end
+    assert (out / "o.csv").exists() and "interrupted" not in stderr
+
+
 def test_cells_that_look_like_formulas_cannot_run(tmp_path):
     source = tmp_path / "in.csv"
     write_csv(source, ["applicant_id", "name"], [["A-1", "=HYPERLINK(\"http://x\",\"y\")"], ["A-2", "@SUM(1)"]])

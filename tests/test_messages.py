@@ -55,3 +55,10 @@ def test_enough_kinds_of_problem_are_tried():
 
 def test_a_message_of_no_known_shape_comes_back_as_it_is():
     assert in_chinese("something new went wrong") == "something new went wrong"
+
+
+def test_a_field_of_the_other_record_type_names_it_in_chinese():
+    with pytest.raises(RecordError) as refused:
+        parse_record({"applicant_id": "X", "record_type": "enterprise", "training_hours": 4},
+                     default_as_of=date(2024, 6, 1))
+    assert refused.value.lines("zh") == ["字段“training_hours”不是本类记录的字段：它属于个人记录（record_type: person）"]

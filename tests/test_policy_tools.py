@@ -128,3 +128,6 @@ def test_impact_reads_rows_as_batch_does(tmp_path):
     assert "rows: 3" in impact.output and "invalid: 2" in impact.output, impact.output
     batch = run("batch", data, "-o", tmp_path / "b.csv", "--workers", "1")
     assert "rows with errors: 2" in batch.output
+    # and lists them as batch does: the applicant, the message in English and in Chinese
+    assert (tmp_path / "c.errors.csv").read_text(encoding="utf-8-sig") == \
+        (tmp_path / "b.errors.csv").read_text(encoding="utf-8-sig")
