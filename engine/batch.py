@@ -21,6 +21,7 @@ from engine.messages import in_chinese
 from engine.records import RecordError, field_for_header, is_blank, parse_record
 from engine.render import amount_status, decision_set_json
 from engine.ruleset import Ruleset
+from engine.tabular import RowTally
 from engine.types import UNKNOWN
 
 CHUNK = 1000
@@ -43,11 +44,8 @@ class Summary:
     amounts: dict[str, Decimal] = field(default_factory=dict)
     outputs: list[Path] = field(default_factory=list)  # files written, for the closing message
     notes: list[str] = field(default_factory=list)  # what the user should know about the input (sheets not read)
-    blank_rows: list[int] = field(default_factory=list)  # rows with no data, left out of OUT (their numbers)
+    blank_rows: RowTally = field(default_factory=RowTally)  # rows with no data, left out of OUT
     path: str = "per-record"  # how the rows were decided: "column-wise", or why per record
-
-    def left_out(self, numbers) -> None:
-        self.blank_rows.extend(numbers)
 
     def add(self, other: "Summary") -> None:
         self.rows += other.rows
@@ -59,7 +57,7 @@ class Summary:
                 mine[outcome] = mine.get(outcome, 0) + count
         for programme, amount in other.amounts.items():
             self.amounts[programme] = self.amounts.get(programme, Decimal(0)) + amount
-        self.blank_rows.extend(other.blank_rows)
+        self.blank_rows.merge(other.blank_rows)
 
 
 @dataclass
@@ -291,7 +289,7 @@ def run_batch(ruleset: Ruleset, rules_dir: Path, in_path: Path, out_path: Path, 
             summary.add(chunk.summary)
             if progress:
                 progress(chunk.summary.rows)
-        summary.left_out(table.blank_rows)
+        summary.blank_rows.merge(table.blank_rows)
         writer.commit()
         if explain_stream is not None:
             explain_stream.close()

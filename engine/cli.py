@@ -288,6 +288,9 @@ def batch(in_path: Path, out_path: Path, as_of: date | None, explain_path: Path 
         sys.exit(EXIT_FAILURES)
 
 
+_STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")  # what stops a batch (SIGHUP: not on every platform)
+
+
 def _stop_on_termination() -> tuple[list[int], Callable[[], None]]:
     """SIGTERM and SIGHUP stop a batch as Ctrl-C does, so its partial files are removed (they were
     left behind); the list returned gets the signal's number, and the function returned puts the
@@ -298,7 +301,7 @@ def _stop_on_termination() -> tuple[list[int], Callable[[], None]]:
 
     received: list[int] = []
     # a signal the caller set to be ignored (nohup, a script's `cmd &`) stays ignored
-    names = [name for name in ("SIGINT", "SIGTERM", "SIGHUP")
+    names = [name for name in _STOP_SIGNALS
              if hasattr(signal, name) and signal.getsignal(getattr(signal, name)) is not signal.SIG_IGN]
 
     def stop(signum, frame):
@@ -332,7 +335,7 @@ def _give_up(signum: int) -> None:
 def _ignore_stops() -> None:
     import signal
 
-    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+    for name in _STOP_SIGNALS:
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), signal.SIG_IGN)
 
@@ -357,10 +360,10 @@ def _print_summary(summary, ruleset) -> None:
                f"  ({summary.path})")
     for note in summary.notes:
         click.echo(note)
-    if summary.blank_rows:
-        shown = sorted(summary.blank_rows)
-        click.echo(f"rows with no data, left out of OUT: {len(shown)} (row {', '.join(map(str, shown[:5]))}"
-                   f"{' …' if len(shown) > 5 else ''})")
+    if summary.blank_rows.count:
+        blank = summary.blank_rows
+        click.echo(f"rows with no data, left out of OUT: {blank.count} (row {', '.join(map(str, blank.first))}"
+                   f"{' …' if blank.count > len(blank.first) else ''})")
     if summary.unknown_columns:
         click.echo("columns that are not record fields (kept in OUT, not read): " + ", ".join(summary.unknown_columns))
     width = max(len(p) for p in ruleset.programmes)

@@ -74,7 +74,7 @@ def run_column_batch(ruleset: Ruleset, table, out_path: Path, default_as_of: dat
                 cells = [f"c{i}" for i in range(len(header))]
                 converted = converter.convert(raw.select(cells))
                 if not converted.kept.all():  # rows with no data at all are skipped, as per record
-                    summary.left_out(raw.get_column("__row").filter(~converted.kept).to_list())
+                    summary.blank_rows.add(raw.get_column("__row").filter(~converted.kept).to_list())
                     raw = raw.filter(converted.kept)
                 if raw.height == 0:
                     continue
@@ -99,7 +99,7 @@ def run_column_batch(ruleset: Ruleset, table, out_path: Path, default_as_of: dat
                 if progress:
                     progress(raw.height)
             behind.wait()
-            summary.left_out(table.blank_rows)  # an xlsx sheet's: Table.rows skips them
+            summary.blank_rows.merge(table.blank_rows)  # an xlsx sheet's: Table.rows skips them
             writer.commit()
         except BaseException:
             behind.wait(quiet=True)  # the stream is not closed under a write

@@ -204,16 +204,24 @@ def to_text(decisions: DecisionSet, lang: str = "zh", explain: bool = False) -> 
     return "\n".join(lines) + "\n"
 
 
+def money_text(value: Decimal, lang: str) -> str:
+    """An amount as people read it: the decimal as computed (to the fen), with its currency."""
+    return f"{value} {'元' if lang == 'zh' else 'CNY'}"
+
+
+def said(result: ValueResult, lang: str) -> str:
+    """An amount's or effect's sentence, filled with the values it read."""
+    return render(result.says.get(lang), sentence_values(result.trace), lang)
+
+
 def effect_text(decision: Decision, name: str, result: ValueResult, lang: str) -> str:
     """An effect as people read it: in Chinese its sentence and value (可申报的最高职称层级：工程师),
     in English its name and value; money to the fen, with its currency."""
     value = result.value
-    if decision.programme.effect[name].money and isinstance(value, Decimal):
-        shown = f"{value:.2f} {'元' if lang == 'zh' else 'CNY'}"
-    else:
-        shown = format_value(value, lang)
+    money = decision.programme.effect[name].money and isinstance(value, Decimal)
+    shown = money_text(value.quantize(Decimal("0.01")), lang) if money else format_value(value, lang)
     if lang == "zh" and result.says is not None:
-        return f"{render(result.says.get(lang), sentence_values(result.trace), lang)}：{shown}"
+        return f"{said(result, lang)}：{shown}"
     return f"{name} = {shown}"
 
 
@@ -229,7 +237,7 @@ def summary_line(decision: Decision, lang: str) -> str:
     if decision.outcome == ELIGIBLE:
         status = amount_status(decision)
         if status == "computed":
-            parts.append(click.style(f"{decision.amount.value} {'元' if lang == 'zh' else 'CNY'}", bold=True))
+            parts.append(click.style(money_text(decision.amount.value, lang), bold=True))
         elif status == "not_set":
             parts.append(click.style(word("amount_not_set", lang), fg="yellow"))
         elif status == "unknown":
@@ -261,14 +269,13 @@ def explanation_lines(decision: Decision, lang: str) -> list[str]:
         lines.append(click.style(f"  {mark} ", fg=colour) + text + click.style(f"   [{facts}]" if facts else "", dim=True))
     if decision.amount is not None and decision.amount.says is not None:
         result = decision.amount
-        shown = f"{result.value} {'元' if lang == 'zh' else 'CNY'}" if isinstance(result.value, Decimal) \
-            else format_value(result.value, lang)
+        shown = money_text(result.value, lang) if isinstance(result.value, Decimal) else format_value(result.value, lang)
         lines.append(click.style(f"{word('amount', lang)} = {shown}", bold=True)
-                     + f"  ({render(result.says.get(lang), sentence_values(result.trace), lang)})")
+                     + f"  ({said(result, lang)})")
     for name, result in (decision.effect or {}).items():
         if result.says is not None:
             lines.append(click.style(effect_text(decision, name, result, lang), bold=True)
-                         + ("" if lang == "zh" else f"  ({render(result.says.get(lang), sentence_values(result.trace), lang)})"))
+                         + ("" if lang == "zh" else f"  ({said(result, lang)})"))
     if decision.missing:
         lines.append(click.style(word("missing", lang), bold=True))
         lines.extend(f"  ? {field_label(name, lang)}" for name in decision.missing)

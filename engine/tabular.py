@@ -13,6 +13,7 @@ import re
 import tempfile
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -35,6 +36,22 @@ def table_format(path: Path) -> str:
 # ------------------------------------------------------------------------------------------ reading
 
 
+@dataclass
+class RowTally:
+    """Rows left out (having no data): how many, and the lowest few row numbers — what a summary
+    says of them, in memory that does not grow with the file."""
+
+    count: int = 0
+    first: list[int] = field(default_factory=list)
+
+    def add(self, numbers: list[int], count: int | None = None) -> None:
+        self.count += len(numbers) if count is None else count
+        self.first = sorted(self.first + numbers[:5])[:5]
+
+    def merge(self, other: "RowTally") -> None:
+        self.add(other.first, other.count)
+
+
 class Table:
     """An input table: its header, an estimate of its data rows, and its rows as a stream."""
 
@@ -47,7 +64,7 @@ class Table:
             raise UserError(f"{self.path}: a sheet is chosen only in an xlsx workbook")
         self.sheet = sheet  # xlsx: the worksheet read (the first, unless one is named)
         self.other_sheets: list[str] = []  # xlsx: the worksheets not read
-        self.blank_rows: list[int] = []  # the numbers of the rows rows() left out, having no data
+        self.blank_rows = RowTally()  # the rows rows() left out, having no data
         self.header: list[str] = []
         self._total: int | None = None
         self._open()
@@ -159,15 +176,15 @@ class Table:
                 yield number, list(cells)
 
     def rows(self) -> Iterator[tuple[int, list[Any]]]:
-        """(row number, cells), skipping rows with no data at all (their numbers kept in blank_rows,
-        for the summary); cells padded to the header."""
+        """(row number, cells), skipping rows with no data at all (tallied in blank_rows, for the
+        summary); cells padded to the header."""
         width = len(self.header)
-        self.blank_rows = []  # afresh: a refused column-wise run hands the file to the per-record path
+        self.blank_rows = RowTally()  # afresh: a refused column-wise run hands the file to the per-record path
         number = 1
         try:
             for number, cells in getattr(self, "_rows_" + self.format[1:])():
                 if all(c is None or (isinstance(c, str) and not c.strip()) for c in cells):
-                    self.blank_rows.append(number)
+                    self.blank_rows.add([number])
                     continue
                 if len(cells) < width:
                     cells = list(cells) + [None] * (width - len(cells))
@@ -193,7 +210,7 @@ def _undecodable(path: Path, encoding: str) -> tuple[int, int]:
             except UnicodeDecodeError as error:
                 # the decoder may hold back a few bytes from the block before: where it failed, at most that far
                 start = max(0, error.start - len(error.object) + len(block))
-                return line + block.count(b"\n", 0, start), block[start] if start < len(block) else 0
+                return line + block.count(b"\n", 0, start), error.object[error.start]
             line += block.count(b"\n")
     return line, 0
 
