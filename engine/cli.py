@@ -81,8 +81,9 @@ def check(file: str | None, as_of: date | None, fmt: str, lang: str, programmes:
 
     if file is None and not (assignments or ask):
         raise click.UsageError("give an applicant FILE, or --set FIELD=VALUE, or --ask for an interview")
-    data = read_record_file(file) if file is not None else {}
-    data.update(_assignments(assignments))
+    data = read_record_file(file, lang) if file is not None else {}
+    given = _assignments(assignments)
+    data.update(given)
     ruleset = _load_rules(rules_dir)
     unknown = [p for p in programmes if p not in ruleset.programmes]
     if unknown:
@@ -93,8 +94,8 @@ def check(file: str | None, as_of: date | None, fmt: str, lang: str, programmes:
         data = _interview(ruleset, data, default_as_of, lang, save, list(programmes) or None)
     try:
         record = parse_record(data, default_as_of=default_as_of)
-    except RecordError as error:  # said in the language asked for
-        raise UserError("\n".join(error.lines(lang))) from None
+    except RecordError as error:  # said in the language asked for, where the file gives the field
+        raise UserError("\n".join(_located(error, data, file, given, lang))) from None
     if as_of is not None and record.as_of != as_of:  # the record's own date wins: say so, not silently
         click.echo(f"note: the record gives as_of {record.as_of}, which is used; --as-of {as_of} is for a record "
                    f"without one (--set as_of={as_of} replaces the record's)", err=True)
@@ -103,6 +104,22 @@ def check(file: str | None, as_of: date | None, fmt: str, lang: str, programmes:
         click.echo(to_json(decisions))
     else:
         click.echo(to_text(decisions, lang, explain or bool(programmes)), nl=False)
+
+
+def _located(error, data: dict, file: str | None, given: dict[str, str], lang: str) -> list[str]:
+    """Each problem of the record, led by FILE:LINE where the file gives that field (a YAML file
+    knows its lines; JSON, stdin's JSON and --set values have none)."""
+    from engine.records import field_for_header
+
+    overridden = {field_for_header(key) or key for key in given}
+    lines: dict[str, int] = {}
+    for key, line in getattr(data, "key_lines", {}).items():  # a key as written: a field or its label
+        field = field_for_header(key) or str(key)
+        if field not in overridden:
+            lines.setdefault(field, line)
+    name = "stdin" if file == "-" else file
+    return [f"{name}:{lines[p.field]}: {p.describe(lang)}" if p.field in lines else p.describe(lang)
+            for p in error.problems]
 
 
 def _assignments(assignments: tuple[str, ...]) -> dict[str, str]:
@@ -187,27 +204,34 @@ def list_fields(record_type: str, lang: str, fmt: str) -> None:
     click.echo(as_markdown() if fmt == "markdown" else as_text(record_type, lang))
 
 
-def read_record_file(file: str) -> dict[str, Any]:
-    """A record from YAML or JSON; UserError naming the file (and line) on any problem. A key given
-    twice is refused: the second would silently win."""
+def read_record_file(file: str, lang: str = "en") -> dict[str, Any]:
+    """A record from YAML or JSON; UserError naming the file (and line) on any problem, said in
+    `lang`. A key given twice is refused: the second would silently win. A date that is no day
+    (2024-02-30, unquoted) is left as text, for parse_record to refuse by field."""
+    from engine.errors import Problem
     from engine.errors import RuleError
+    from engine.messages import in_chinese
     from engine.yamlsource import parse_yaml
+
+    def refuse(line: int | None, message: str) -> UserError:
+        return UserError(str(Problem(name, line, in_chinese(message) if lang == "zh" else message)))
 
     name = "stdin" if file == "-" else file
     try:
         text = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
-        raise UserError(f"{name}: cannot read: {error}") from None
+        raise refuse(None, f"cannot read: {error}") from None
     try:
-        data = json.loads(text, object_pairs_hook=_unique_keys) if name.endswith(".json") else parse_yaml(text, name)
+        data = (json.loads(text, object_pairs_hook=_unique_keys) if name.endswith(".json")
+                else parse_yaml(text, name, bad_dates_as_text=True))
     except RuleError as error:  # parse_yaml's, with the file and line
-        raise UserError(str(error)) from None
+        raise UserError("\n".join(str(refuse(p.line, p.message)) for p in error.problems)) from None
     except json.JSONDecodeError as error:
-        raise UserError(f"{name}:{error.lineno}: not valid JSON: {error.msg}") from None
+        raise refuse(error.lineno, f"not valid JSON: {error.msg}") from None
     except ValueError as error:  # _unique_keys
-        raise UserError(f"{name}: {error}") from None
+        raise refuse(None, str(error)) from None
     if not isinstance(data, dict):
-        raise UserError(f"{name}: expected one applicant record (a mapping of field: value)")
+        raise refuse(None, "expected one applicant record (a mapping of field: value)")
     return data
 
 

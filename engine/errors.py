@@ -13,7 +13,7 @@ class UserError(Exception):
     exit_code = 2
 
     def lines(self) -> list[str]:
-        return [str(self)]
+        return str(self).splitlines() or [""]  # each problem its own "error:" line
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""The record contract's problem messages in Chinese, for the offices that read them.
+"""The record contract's problem messages in Chinese, for the offices that read them, and those of
+a record file that cannot be read as one (engine.cli.read_record_file).
 
 engine.records words each problem once, in English, and the column-wise batch reproduces those words
 exactly. Here a message is matched against the shapes the parsers give it and said again in
@@ -44,6 +45,15 @@ _SHAPES = [(re.compile(f"^{pattern}$", re.DOTALL), zh) for pattern, zh in [
     (r"the row has cells past the header's (\d+) columns, which no field names \(an unquoted comma, or a column "
      r"without a header\?\): the row is not decided",
      r"该行有超出表头 \1 列的单元格，没有字段与之对应（未加引号的逗号，或没有表头的列？）：该行不作判断"),
+    # a record file (the parser's own detail, from PyYAML or json, stays as it gave it)
+    (r"cannot read: (.+)", r"无法读取：\1"),
+    (r"not valid YAML: (.+)", r"不是有效的 YAML：\1"),
+    (r"not valid JSON: (.+)", r"不是有效的 JSON：\1"),
+    (r"bad value: (.+)", r"取值无效：\1"),
+    (r"a key must be a plain value", "键应为单个值，不能是映射或列表"),
+    (r"duplicate key '(.+)' \(first on line (\d+)\)", r"键“\1”重复（首次出现在第 \2 行）：每个字段只填一次"),
+    (r"duplicate key '(.+)' in an object: give each field once", r"键“\1”重复：每个字段只填一次"),
+    (r"expected one applicant record \(a mapping of field: value\)", "应为一条申请人记录（“字段: 值”的映射）"),
 ]]
 
 

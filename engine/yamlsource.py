@@ -42,7 +42,10 @@ def load_yaml(path: Path, display: str | None = None) -> Any:
     return parse_yaml(text, name)
 
 
-def parse_yaml(text: str, name: str) -> Any:
+def parse_yaml(text: str, name: str, bad_dates_as_text: bool = False) -> Any:
+    """The YAML document in `text` (`name` for messages), its mappings and lists knowing their lines.
+    `bad_dates_as_text`: a plain scalar shaped like a date that is no day (2024-02-30) is kept as its
+    text, for a record's own validator to refuse by field (and in the reader's language)."""
     try:
         node = yaml.compose(text, Loader=_Loader)
     except yaml.YAMLError as error:
@@ -58,12 +61,13 @@ def parse_yaml(text: str, name: str) -> Any:
         raise RuleError([Problem(name, line, f"not valid YAML: {problem}")]) from None
     if node is None:
         return None
-    return _Builder(name).build(node)
+    return _Builder(name, bad_dates_as_text).build(node)
 
 
 class _Builder:
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, bad_dates_as_text: bool = False) -> None:
         self.name = name
+        self.bad_dates_as_text = bad_dates_as_text
         self.constructor = yaml.constructor.SafeConstructor()
 
     def build(self, node: yaml.Node) -> Any:
@@ -95,6 +99,8 @@ class _Builder:
         try:
             return self.constructor.construct_object(node, deep=True)
         except (yaml.YAMLError, ValueError) as error:  # ValueError: a date that is no day (2019-02-30)
+            if self.bad_dates_as_text and isinstance(error, ValueError) and node.tag == "tag:yaml.org,2002:timestamp":
+                return node.value
             message = getattr(error, "problem", None) or str(error)  # str() of a YAMLError adds a 2nd line
             raise RuleError([Problem(self.name, node.start_mark.line + 1, f"bad value: {message}")]) from None
 

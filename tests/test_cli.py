@@ -84,6 +84,16 @@ def test_as_of_given_beside_a_record_with_its_own_date_is_reported_not_silently_
     (None, "applicant_id: X\ntrainning_hours: 3\n", "字段“trainning_hours”不是已知字段；是否指“training_hours”？"),
     (None, "applicant_id: X\ntraining_fee: '-5'\n", "字段“培训费用”（training_fee）：值 '-5' 不能为负数"),
     (None, "name: 张三\n", "字段“申请编号”（applicant_id）：必须填写"),
+    # a field's problem names the line that gives it, as every other error of a file does
+    ("en", "applicant_id: X\nname: Li\nskill_level: expert\n", "bad.yaml:3: field 'skill_level': value 'expert'"),
+    (None, "applicant_id: X\n培训费用: -5\n", "bad.yaml:2: 字段“培训费用”（training_fee）：值 -5 不能为负数"),
+    # an unquoted date that is no day: the record's own message, by field, not the YAML parser's
+    ("en", "applicant_id: X\nas_of: 2024-02-30\n", "bad.yaml:2: field 'as_of': value '2024-02-30' is not a real calendar date"),
+    (None, "applicant_id: X\nas_of: 2024-02-30\n", "bad.yaml:2: 字段“评估日期”（as_of）：值 '2024-02-30' 不是真实存在的日期"),
+    # a file that is not one record, said in Chinese too
+    (None, "applicant_id: [1\n", "bad.yaml:2: 不是有效的 YAML：did not find expected"),
+    (None, "- a\n- b\n", "bad.yaml: 应为一条申请人记录（“字段: 值”的映射）"),
+    (None, "applicant_id: D\napplicant_id: E\n", "bad.yaml:2: 键“applicant_id”重复（首次出现在第 1 行）：每个字段只填一次"),
 ])
 def test_bad_record_exits_2_with_a_message_not_a_traceback(tmp_path, lang, content, message):
     path = tmp_path / "bad.yaml"
@@ -97,9 +107,22 @@ def test_bad_record_exits_2_with_a_message_not_a_traceback(tmp_path, lang, conte
 def test_a_json_key_given_twice_is_refused(tmp_path):
     path = tmp_path / "dup.json"
     path.write_text('{"applicant_id": "D", "as_of": "2024-01-01", "as_of": "2019-01-01"}', encoding="utf-8")
-    result = run("check", path)
+    result = run("check", path, "--lang", "en")
     assert result.exit_code == 2
     assert "duplicate key 'as_of'" in result.output and "Traceback" not in result.output
+    said = run("check", path)  # Chinese, the default
+    assert said.exit_code == 2 and "dup.json: 键“as_of”重复：每个字段只填一次" in said.output
+
+
+def test_each_problem_of_a_record_is_its_own_error_line_and_set_values_have_no_file_line(tmp_path):
+    path = tmp_path / "two.yaml"
+    path.write_text("applicant_id: X\ntraining_hours: -3\ntraining_fee: -5\n", encoding="utf-8")
+    result = run("check", path, "--lang", "en", "--set", "training_fee=abc")
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert lines[0] == f"error: {path}:2: field 'training_hours': value -3 must not be negative"
+    # the file's line 3 no longer gives training_fee: --set does, so no line is named
+    assert lines[1].startswith("error: field 'training_fee': value 'abc' is not valid"), lines
 
 
 def test_missing_file_and_bad_options_exit_2():
