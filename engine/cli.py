@@ -208,8 +208,7 @@ def read_record_file(file: str, lang: str = "en") -> dict[str, Any]:
     """A record from YAML or JSON; UserError naming the file (and line) on any problem, said in
     `lang`. A key given twice is refused: the second would silently win. A date that is no day
     (2024-02-30, unquoted) is left as text, for parse_record to refuse by field."""
-    from engine.errors import Problem
-    from engine.errors import RuleError
+    from engine.errors import Problem, RuleError
     from engine.messages import in_chinese
     from engine.yamlsource import parse_yaml
 
