@@ -69,8 +69,11 @@ def json_value(value: Any) -> Any:
         return [json_value(v) for v in value]
     if isinstance(value, dict):
         return {str(k): json_value(v) for k, v in value.items()}
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() and abs(value) < 2**53 else format_decimal(value)
+    if isinstance(value, Decimal):  # a JSON number whose text is the exact value; text only past a double's digits
+        if value == value.to_integral_value() and abs(value) < 2**53:
+            return int(value)
+        number = float(value)
+        return number if Decimal(repr(number)) == value else format_decimal(value)
     if isinstance(value, date):
         return value.isoformat()
     return value

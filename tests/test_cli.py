@@ -2,6 +2,7 @@
 import json
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,22 @@ def test_check_prints_the_contract_json():
 
     person = {p.id for p in load_rules().programmes_for("person")}
     assert set(by_id) == person and len(person) == 21
+
+
+def test_a_fact_with_a_fraction_is_a_json_number_whose_text_is_exact(tmp_path):
+    # 24 and 23.5 alike: a number is a number in the JSON, whole or not (it was "23.5", a string)
+    record = tmp_path / "r.yaml"
+    record.write_text("applicant_id: X\nas_of: 2024-06-01\ntraining_hours: 23.5\nemployer_skilled_ratio: 0.6\n"
+                      "contract_months: 24\n", encoding="utf-8")
+    result = run("check", record, "--format", "json")
+    assert result.exit_code == 0, result.output
+    facts = {}
+    for decision in json.loads(result.output, parse_float=Decimal)["decisions"]:
+        for reason in decision["reasons"]:
+            facts.update(reason["facts"])
+    assert facts["training_hours"] == Decimal("23.5") and facts["employer_skilled_ratio"] == Decimal("0.6")
+    assert facts["contract_months"] == 24
+    assert '"training_hours": 23.5' in result.output and '"employer_skilled_ratio": 0.6' in result.output
 
 
 def test_same_input_gives_byte_identical_json():
