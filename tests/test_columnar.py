@@ -395,10 +395,10 @@ def test_money_is_exact_and_rounded_as_the_rule_says():
     # the fee unknown: the amount is missing, and says which fact
     unknown = {k: v for k, v in INDIVIDUAL.items() if k != "training_fee"}
     assert _decide_one(unknown)["individual-skill-subsidy"] == ("eligible", None, "amount-missing:training_fee")
-    # 8% of 1000.0625 = 80.005 → 80.01 half-up
+    # 8% of 1000.0625 = 80.005 → 80.00: the deduction rounds down, never past its limit (half-up gave 80.01)
     spend = {"as_of": "2024-06-01", "staff_education_spend": "500", "payroll_total": "1000.0625"}
     assert _decide_one(spend, "enterprise")["staff-education-pretax-deduction"] == \
-        ("eligible", Decimal("80.01"), "ok")
+        ("eligible", Decimal("80.00"), "ok")
 
 
 @pytest.mark.parametrize("rounding, mode", [("half_up", ROUND_HALF_UP), ("up", ROUND_CEILING), ("down", ROUND_FLOOR)])
