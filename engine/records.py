@@ -443,7 +443,7 @@ class EnterpriseRecord(_Common):
     high_tech_enterprise = Bool("是否高新技术企业")
     industry_education_enterprise = Bool("是否产教融合型企业")
     vocational_education_investment = Amount("职业教育投资额")
-    education_surcharges_due = Amount("本年应缴教育费附加")
+    education_surcharges_due = Amount("本年应缴教育费附加和地方教育附加")  # both surcharges: HRSS-2023-345（六）
     staff_education_spend = Amount("职工教育经费支出")
     frontline_education_spend = Amount("一线职工教育经费支出")
     payroll_total = Amount("工资薪金总额")

@@ -43,11 +43,13 @@ class Group(LabelledEnum):
 
 
 class StudentStage(LabelledEnum):
-    """Which graduating cohort a student belongs to (applies when employment_status is student)."""
+    """Which graduating cohort a student belongs to (applies when employment_status is student).
+    `not_final_year`: known not to be in a graduating year, so in neither cohort."""
 
     college_final_year = ("college_final_year", "高校毕业年度学生", ("高校毕业生", "毕业年度高校学生", "高校应届生"))
     vocational_final_year = (
         "vocational_final_year", "中职毕业年度学生", ("中职毕业生", "毕业年度中职学生", "中职应届生"))
+    not_final_year = ("not_final_year", "非毕业年度学生", ("非毕业年度", "非毕业学年", "非应届"))
 
 
 class EmployerSize(LabelledEnum):
