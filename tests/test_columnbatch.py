@@ -368,7 +368,9 @@ def test_the_typed_frame_holds_the_fields_the_rules_read_and_every_field_is_stil
     converter = CellConverter(header, AS_OF, reads=lambda kind: compiled.facts_read)
     converted = converter.convert(raw)
     positions, typed = converted.frames["person"]
-    assert set(typed.columns) == read & {"as_of", "hukou", "training_hours"} | {"as_of"}
+    # and a field read that has a default (nationality: CN) is there without a column, as parse_record fills it
+    assert set(typed.columns) == read & {"as_of", "hukou", "training_hours"} | {"as_of", "nationality"}
+    assert typed.get_column("nationality").to_list() == ["CN", "CN"]
     # hire_date is not read, yet a date that is not one is refused, as per record
     assert sorted(converted.problems.select("position", "field").rows()) == [(1, "hire_date"), (1, "training_hours")]
     everything = CellConverter(header, AS_OF).convert(raw).frames["person"][1]
