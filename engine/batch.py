@@ -191,9 +191,17 @@ def _start_worker(rules_dir: str, header: list[str], default_as_of: date, explai
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if hasattr(signal, "pthread_sigmask"):  # blocked while the pool forked it (decided_chunks): a stop
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _stop_signals())  # that came meanwhile lands here, handled
     from engine.loader import load_rules
 
     _worker = RowDecider(load_rules(rules_dir), header, default_as_of, explain)
+
+
+def _stop_signals() -> set:
+    import signal
+
+    return {getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)}
 
 
 def _decide_in_worker(rows: list[tuple[int, list[Any]]]) -> Chunk:
@@ -222,7 +230,19 @@ def decided_chunks(decider: RowDecider, rows, workers: int, rules_dir: Path,
     from collections import deque
 
     context = multiprocessing.get_context("fork" if hasattr(os, "fork") else "spawn")
-    with context.Pool(workers, _start_worker, (str(rules_dir), header, default_as_of, explain)) as pool:
+    # A forked worker starts with the batch's own stop handler, until _start_worker sets its own; a stop
+    # (the pool's SIGTERM, when the run ends early) in between printed a worker's traceback. So the stop
+    # signals are blocked while the pool forks: the workers start with them blocked (and unblock them
+    # once their handling is set), and the parent takes any that came meanwhile once the pool is made.
+    import signal
+
+    masked = signal.pthread_sigmask(signal.SIG_BLOCK, _stop_signals()) if hasattr(signal, "pthread_sigmask") else None
+    try:
+        pool = context.Pool(workers, _start_worker, (str(rules_dir), header, default_as_of, explain))
+    finally:
+        if masked is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, masked)
+    with pool:
         pending: deque = deque()
         for batch in chunks(rows):
             pending.append(pool.apply_async(_decide_in_worker, (batch,)))

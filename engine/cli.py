@@ -300,6 +300,9 @@ def batch(in_path: Path, out_path: Path, as_of: date | None, explain_path: Path 
         except KeyboardInterrupt:
             click.echo("interrupted: no output was written", err=True)
             sys.exit(128 + (stopped_by[0] if stopped_by else 2))
+        except OSError as error:  # writing failed past the checks (a full disk, a file system's own limits)
+            raise UserError(f"{error.filename or out_path}: cannot write: {error.strerror or error}; "
+                            "no output was written") from None
         finally:
             if bar is not None:
                 bar.close()
@@ -371,8 +374,15 @@ def _check_outputs(in_path: Path, out_path: Path, explain_path: Path | None) -> 
     written = [("-o", path) for path in output_files(out_path)] + ([("--explain", explain_path)] if explain_path else [])
     seen: dict[Path, str] = {in_path.resolve(): "the input file"}
     for option, path in written:
-        if not path.resolve().parent.is_dir():
-            raise click.BadParameter(f"{path}: the directory {path.resolve().parent} does not exist", param_hint=option)
+        if len(path.name.encode()) > 255:  # first: asking the file system about it fails too
+            raise click.BadParameter(f"{path}: the file name is longer than 255 bytes", param_hint=option)
+        directory = path.resolve().parent
+        if not directory.is_dir():
+            raise click.BadParameter(f"{path}: the directory {directory} does not exist", param_hint=option)
+        if path.is_dir():
+            raise click.BadParameter(f"{path} is a directory; a file is written there", param_hint=option)
+        if not os.access(directory, os.W_OK):
+            raise click.BadParameter(f"{path}: cannot write in the directory {directory}", param_hint=option)
         if path.resolve() in seen:
             raise click.BadParameter(f"{path} would overwrite {seen[path.resolve()]}", param_hint=option)
         seen[path.resolve()] = f"the file -o writes ({path})" if option == "-o" else str(path)

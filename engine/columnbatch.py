@@ -333,6 +333,8 @@ def _chunks(path: Path, width: int) -> Iterator[Any]:
     names = [f"c{i}" for i in range(width)]
     with path.open("rb") as stream:
         header = stream.readline()
+        if _LONE_CR.search(header):  # lines ended by \r alone: the whole file came as one "line"
+            raise Refused("the file has line ends other than \\n and \\r\\n")
         if header.startswith(codecs.BOM_UTF8):
             header = header[len(codecs.BOM_UTF8):]
         if not header.endswith(b"\n"):

@@ -96,11 +96,16 @@ class Table:
         except UnicodeDecodeError:
             self.encoding = "gb18030"
         with self.path.open("r", encoding=self.encoding, newline="") as stream:
-            self.header = [h.strip() for h in next(csv.reader(stream), [])]
+            try:
+                self.header = [h.strip() for h in next(csv.reader(stream, strict=True), [])]
+            except csv.Error as error:
+                raise UserError(_bad_quoting(self.path, 1, error)) from None
 
     def _rows_csv(self) -> Iterator[tuple[int, list[Any]]]:
         with self.path.open("r", encoding=self.encoding, newline="") as stream:
-            reader = csv.reader(stream)
+            # strict: a quote left open would take every later row into one cell, and text after a
+            # closing quote would be joined to it; either is refused, never read on
+            reader = csv.reader(stream, strict=True)
             next(reader, None)
             # the row as a spreadsheet shows it (a cell spanning lines is one row), not the file's line
             yield from enumerate(reader, start=2)
@@ -196,6 +201,8 @@ class Table:
                 line, byte = _undecodable(self.path, self.encoding)
                 raise UserError(f"{self.path}: line {line} is not {self.encoding.replace('-sig', '')} (byte 0x{byte:02x}); "
                                 "save the file as UTF-8 (or GB18030) throughout") from None
+            if isinstance(error, csv.Error):
+                raise UserError(_bad_quoting(self.path, number + 1, error)) from None
             raise UserError(f"{self.path}: cannot read past row {number}: {error}") from None
 
 
@@ -315,7 +322,9 @@ UNFINISHED: set[Path] = set()
 def temporary_beside(target: Path) -> Path:
     """A new empty hidden file beside `target`, to be renamed onto it when complete (finished())
     — an ordinary file's permissions: mkstemp makes 0600."""
-    handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent or ".")
+    # the name shortened: a long target name (80 Chinese characters is 240 bytes) plus the mkstemp
+    # marks would pass the 255 bytes a file name may have
+    handle, name = tempfile.mkstemp(prefix=f".{target.name[:40]}.", suffix=".part", dir=target.parent or ".")
     os.close(handle)
     os.chmod(name, 0o666 & ~_UMASK)
     UNFINISHED.add(Path(name))
@@ -491,9 +500,19 @@ class TableWriter:
                 self._parquet_writers[which].close()
 
     def commit(self) -> None:
+        """Put every file in place, OUT last: OUT appears only with its errors file beside it. If a
+        rename fails, the files already put in place are removed again and the error raised."""
         self._close()
-        for temporary, target in self._temporaries:
-            finished(temporary, target)
+        placed: list[Path] = []
+        try:
+            for temporary, target in reversed(self._temporaries):  # OUT was started first
+                finished(temporary, target)
+                placed.append(target)
+        except BaseException:
+            for target in placed:
+                target.unlink(missing_ok=True)
+            self.abort()
+            raise
         self._temporaries = []
 
     def abort(self) -> None:
@@ -512,6 +531,12 @@ class TableWriter:
 
 _FORMULA = "^[" + "".join("\\" + c if c in "-^]\\" else c for c in _FORMULA_START) + "]"
 _QUOTED = (",", '"', "\r", "\n")  # what makes polars quote a field (quote_style "necessary")
+
+
+def _bad_quoting(path: Path, row: int, error: Exception) -> str:
+    """A CSV row the csv module cannot split: where, what, and how to mend it."""
+    return (f"{path}: row {row}: the quoting is broken ({error}): a cell that starts with a quote (\") must end "
+            "with one, with any quote inside it doubled (\"\"); nothing was read past this row")
 
 
 def _csv_fields(frame, typed: bool):

@@ -265,16 +265,74 @@ def test_bad_files_are_refused_with_a_message(tmp_path):
     (["-o", "in.csv.xlsx", "--explain", "./in.csv"], "--explain", "would overwrite the input file"),
     (["-o", "missing/out.csv"], "-o", "/missing does not exist"),
     (["-o", "out.xlsx", "--explain", "missing/e.jsonl"], "--explain", "/missing does not exist"),
+    (["-o", "out.csv"], "-o", "out.errors.csv is a directory"),  # OUT would have come without its errors
+    (["-o", "名" * 90 + ".csv"], "-o", "longer than 255 bytes"),
 ])
 def test_outputs_that_would_overwrite_the_input_or_each_other_are_refused_before_any_work(
         tmp_path, monkeypatch, args, option, message):
     monkeypatch.chdir(tmp_path)
     write_csv(tmp_path / "in.csv", ["applicant_id"], [["A-1"]])
+    made = [tmp_path / "out.errors.csv"] if message.startswith("out.errors.csv is") else []
+    for directory in made:
+        directory.mkdir()
     before = (tmp_path / "in.csv").read_bytes()
     result = run("batch", "in.csv", *args)
     assert result.exit_code == 2 and f"Invalid value for {option}" in result.output and message in result.output
     assert "Traceback" not in result.output
-    assert (tmp_path / "in.csv").read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]
+    assert (tmp_path / "in.csv").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["in.csv"] + [d.name for d in made])
+
+
+def test_a_long_output_name_is_written_its_temporary_name_kept_within_the_limit(tmp_path):
+    write_csv(tmp_path / "in.csv", ["applicant_id"], [["A-1"]])
+    out = tmp_path / ("名" * 80 + ".csv")  # 244 bytes: a name the file system takes, once, not with marks added
+    result = run("batch", tmp_path / "in.csv", "-o", out)
+    assert result.exit_code == 0, result.output
+    assert out.exists() and out.with_suffix(".errors.csv").exists()
+
+
+def test_out_is_put_in_place_last_and_taken_back_if_a_file_cannot_be(tmp_path, monkeypatch):
+    from engine import tabular
+
+    write_csv(tmp_path / "in.csv", ["applicant_id", "training_hours"], [["A-1", "24"], ["A-2", "abc"]])
+    real = tabular.finished
+
+    def failing(temporary, target):
+        if target is not None and target.name == "out.csv":
+            raise OSError(28, "No space left on device", str(target))
+        real(temporary, target)
+
+    monkeypatch.setattr(tabular, "finished", failing)
+    result = run("batch", tmp_path / "in.csv", "-o", tmp_path / "out.csv")
+    assert result.exit_code == 2 and "cannot write" in result.output and "no output was written" in result.output
+    assert "Traceback" not in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]  # the errors file, placed first, taken back
+
+
+@pytest.mark.parametrize("per_record", [False, True])
+@pytest.mark.parametrize("text, row, detail", [
+    ('applicant_id,name,training_hours\nA1,张三,24\nA2,"李四,24\nA3,王五,24\nA4,赵六,16\n', 3, "unexpected end of data"),
+    ('applicant_id,name,training_hours\nA1,张三,24\nA2,"Li"Yong,16\nA3,王五,24\n', 3, "',' expected after"),
+])
+def test_broken_quoting_is_refused_not_read_on_into_later_rows(tmp_path, per_record, text, row, detail):
+    # a quote left open took every later row into one cell: A3 and A4 were lost, exit 0
+    source = tmp_path / "in.csv"
+    source.write_text(text, encoding="utf-8")
+    result = run("batch", source, "-o", tmp_path / "out.csv", *(["--per-record"] if per_record else []))
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert f"row {row}: the quoting is broken ({detail}" in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]
+
+
+def test_a_csv_whose_lines_end_in_cr_alone_is_decided_as_the_per_record_path_decides_it(tmp_path):
+    # the column-wise path read the whole file as its header: an empty OUT, exit 0
+    source = tmp_path / "cr.csv"
+    source.write_bytes("申请编号,姓名,培训课时\rS1,张三,24\rS2,李四,abc\rS3,王五,8\r".encode())
+    result = run("batch", source, "-o", tmp_path / "col.csv", "--as-of", "2024-06-01")
+    assert result.exit_code == 1 and "rows: 3  decided: 2  rows with errors: 1" in result.output, result.output
+    assert run("batch", source, "-o", tmp_path / "rec.csv", "--as-of", "2024-06-01", "--per-record").exit_code == 1
+    assert read_csv(tmp_path / "col.csv") == read_csv(tmp_path / "rec.csv") and len(read_csv(tmp_path / "col.csv")) == 4
+    assert read_csv(tmp_path / "col.errors.csv") == read_csv(tmp_path / "rec.errors.csv")
 
 
 RAGGED = [["applicant_id", "skill_level", "备注"], ["R1", "高级工", "a"], ["R2", "高级工", "b", "EXTRA"],
