@@ -115,7 +115,9 @@ def _to_decimal(value: Any) -> Decimal:
     elif isinstance(value, Decimal):
         number = value
     elif isinstance(value, str):
-        text = "".join(_nfkc(value).split())  # also drops spaces used as thousands separators
+        # spaces around it go; a space inside it may only separate thousands, as a comma does
+        # ("1 200"): "12 00" or "2 4" is a typing slip to refuse, not 1200 or 24
+        text = ",".join(_nfkc(value).split())
         if not text or not any(c.isdigit() for c in text) or not _NUMBER.fullmatch(text):
             raise ValueError("is not valid; expected a number like 1200 or 1,200.50")
         number = Decimal(text.replace(",", ""))

@@ -180,7 +180,9 @@ def test_money_and_hours_are_exact_decimals(cell, value):
 @pytest.mark.parametrize("cell, message", [
     ("-5", "must not be negative"), (-1, "must not be negative"), ("1,5", "expected a number"),
     ("1e3", "expected a number"), ("abc", "expected a number"), (True, "not true/false"),
-    (float("nan"), "finite"), ("1" * 20, "too large"), ([1], "expected a number")])
+    (float("nan"), "finite"), ("1" * 20, "too large"), ([1], "expected a number"),
+    # a space inside a number separates thousands or nothing: these were read as 1200 and 24
+    ("12 00", "expected a number"), ("1 2 0 0", "expected a number"), ("2 4", "expected a number")])
 def test_bad_numbers(cell, message):
     (line,) = problems_of({"applicant_id": "P", "training_fee": cell}).lines()
     assert line.startswith("field 'training_fee'") and message in line
