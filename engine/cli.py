@@ -81,9 +81,11 @@ def check(file: str | None, as_of: date | None, fmt: str, lang: str, programmes:
 
     if file is None and not (assignments or ask):
         raise click.UsageError("give an applicant FILE, or --set FIELD=VALUE, or --ask for an interview")
+    if save is not None and not ask:
+        raise click.UsageError("--save writes the record an interview completes: give it with --ask")
     data = read_record_file(file, lang) if file is not None else {}
     given = _assignments(assignments)
-    data.update(given)
+    _override(data, given)
     ruleset = _load_rules(rules_dir)
     unknown = [p for p in programmes if p not in ruleset.programmes]
     if unknown:
@@ -96,6 +98,10 @@ def check(file: str | None, as_of: date | None, fmt: str, lang: str, programmes:
         record = parse_record(data, default_as_of=default_as_of)
     except RecordError as error:  # said in the language asked for, where the file gives the field
         raise UserError("\n".join(_located(error, data, file, given, lang))) from None
+    other_type = [p for p in programmes if ruleset.programmes[p].record_type != record.record_type]
+    if other_type:  # it would give no decision at all, and exit 0
+        raise click.BadParameter(f"{', '.join(other_type)} decides {ruleset.programmes[other_type[0]].record_type} "
+                                 f"records; this record's record_type is {record.record_type}", param_hint="--programme")
     if as_of is not None and record.as_of != as_of:  # the record's own date wins: say so, not silently
         click.echo(f"note: the record gives as_of {record.as_of}, which is used; --as-of {as_of} is for a record "
                    f"without one (--set as_of={as_of} replaces the record's)", err=True)
@@ -120,6 +126,19 @@ def _located(error, data: dict, file: str | None, given: dict[str, str], lang: s
     name = "stdin" if file == "-" else file
     return [f"{name}:{lines[p.field]}: {p.describe(lang)}" if p.field in lines else p.describe(lang)
             for p in error.problems]
+
+
+def _override(data: dict, given: dict[str, str]) -> None:
+    """--set values into the record: one names a field as the file may (the field or its Chinese
+    label), and replaces the file's value under either name."""
+    from engine.records import field_for_header
+
+    for key, value in given.items():
+        field = field_for_header(key)
+        if field is not None:
+            for written in [k for k in data if k != key and field_for_header(k) == field]:
+                del data[written]
+        data[key] = value
 
 
 def _assignments(assignments: tuple[str, ...]) -> dict[str, str]:
@@ -217,7 +236,8 @@ def read_record_file(file: str, lang: str = "en") -> dict[str, Any]:
 
     name = "stdin" if file == "-" else file
     try:
-        text = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
+        # utf-8-sig: Windows Notepad starts its UTF-8 files with a byte-order mark, which json refuses
+        text = sys.stdin.read().removeprefix("\ufeff") if file == "-" else Path(file).read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as error:
         raise refuse(None, f"cannot read: {error}") from None
     try:

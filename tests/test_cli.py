@@ -223,3 +223,36 @@ def test_effects_read_in_chinese_and_money_effects_to_the_fen(tmp_path):
     assert "超过限额部分结转以后纳税年度扣除：20000.00 元" in zh and "carry_forward" not in zh
     en = run("check", path, "--programme", "staff-education-pretax-deduction", "--lang", "en").output
     assert "carry_forward = 20000.00 CNY" in en
+
+
+def test_a_programme_of_the_other_record_type_is_bad_usage_not_an_empty_answer():
+    enterprise = ROOT / "cases" / "examples" / "enterprise-surcharge-offset.yaml"
+    result = run("check", enterprise, "--programme", "individual-skill-subsidy")
+    assert result.exit_code == 2  # it printed no decision and exited 0
+    assert "individual-skill-subsidy decides person records; this record's record_type is enterprise" in result.output
+
+
+def test_set_by_chinese_label_overrides_the_file_s_field(tmp_path):
+    record = tmp_path / "r.yaml"
+    record.write_text("applicant_id: X\nas_of: 2024-05-01\ntraining_hours: 30\n", encoding="utf-8")
+    result = run("check", record, "--set", "培训课时=23", "--format", "json", "--programme", "enterprise-training-subsidy")
+    assert result.exit_code == 0, result.output  # it said the field was given twice
+    facts = {}
+    for reason in json.loads(result.output)["decisions"][0]["reasons"]:
+        facts.update(reason["facts"])
+    assert facts["training_hours"] == 23
+
+
+def test_a_json_file_with_a_byte_order_mark_is_read(tmp_path):
+    record = tmp_path / "bom.json"
+    record.write_bytes(b'\xef\xbb\xbf{"applicant_id": "Y", "as_of": "2024-05-01"}')
+    result = run("check", record, "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["applicant_id"] == "Y"
+
+
+def test_save_without_an_interview_is_bad_usage(tmp_path):
+    result = run("check", EXAMPLE, "--save", tmp_path / "saved.yaml")
+    assert result.exit_code == 2 and "--save writes the record an interview completes" in result.output
+    assert not (tmp_path / "saved.yaml").exists()
+
