@@ -208,13 +208,24 @@ class _Loader:
         if isinstance(value, bool) or not isinstance(value, (int, float, str)):
             self.problem(file, line, f"expected a number, got {value!r}")
             return UNSET
+        text = str(value).replace(",", "").strip()  # via str: a float never leaks binary error
+        percent = kind == "rate" and text.endswith("%")  # a rate may be written as policy writes it: 60%
         try:
-            number = Decimal(str(value).replace(",", "").strip())  # via str: a float never leaks binary error
+            number = Decimal(text[:-1] if percent else text)
         except InvalidOperation:
             self.problem(file, line, f"expected a number, got {value!r}")
             return UNSET
+        if not number.is_finite():
+            self.problem(file, line, f"expected a finite number, got {value!r}")
+            return UNSET
+        number = number / 100 if percent else number
         if kind == "integer" and number != number.to_integral_value():
             self.problem(file, line, f"expected a whole number, got {value!r}")
+        if kind in ("money", "rate", "integer") and number < 0:  # a figure a decision would pay or count with
+            what = {"money": "an amount of money", "rate": "a rate", "integer": "a count"}[kind]
+            self.problem(file, line, f"{what} cannot be negative, got {value!r}")
+        if kind == "rate" and number > 1:
+            self.problem(file, line, f"a rate is a share from 0 to 1 (60% is 0.6, or '60%'), got {value!r}")
         return number
 
     def enum_named(self, name: str, located: _Located, *path: Any) -> type[LabelledEnum] | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+from decimal import Decimal
 import shutil
 from pathlib import Path
 
@@ -258,6 +259,12 @@ def test_a_programme_without_cites_is_refused(rules):
     (CONTRACT, "value: 12", "value: twelve", r"^expected a number, got 'twelve'$"),
     (CONTRACT, "value: 12", "value: 1.5", r"^expected a whole number, got 1\.5$"),
     (SKILLED_RATIO, "value: 0.6", "value: yes", r"^expected a number, got True$"),
+    # figures a decision would use as they stand: a negative payment, 60 meant as 60%
+    (SKILLED_RATIO, "value: 0.6", "value: 60", r"^a rate is a share from 0 to 1 \(60% is 0\.6, or '60%'\), got 60$"),
+    (SKILLED_RATIO, "value: 0.6", "value: -0.6", r"^a rate cannot be negative, got -0\.6$"),
+    (SKILLED_RATIO, "value: 0.6", "value: .nan", r"^expected a finite number, got nan$"),
+    (CONTRACT, "value: 12", "value: -12", r"^a count cannot be negative, got -12$"),
+    (TRANSFER_RATE, "value: 4000", "value: -4000", r"^an amount of money cannot be negative, got -4000$"),
     (MAX_YEAR, "transfer: 2}", "transfer: 1.5}", r"^expected a whole number, got 1\.5$"),
     (MAX_YEAR, "transfer: 2}", "transferred: 2}", r"^table key 'transferred': expected one of new_hire .*transfer"),
     (MAX_YEAR, "value: {new_hire: 3, transfer: 2}", "value: 3", r"^expected a table by ApprenticeKind"),
@@ -265,6 +272,12 @@ def test_a_programme_without_cites_is_refused(rules):
 def test_a_value_of_the_wrong_type_is_refused_at_its_line(rules, rel, old, new, pattern):
     line = edit(rules, rel, old, new)
     refused(rules, rel, line, pattern)
+
+
+def test_a_rate_may_be_written_as_a_percentage(rules):
+    edit(rules, SKILLED_RATIO, "value: 0.6", "value: 60%")
+    values = load_rules(rules).parameters["apprenticeship.min_skilled_ratio"].values
+    assert values[-1].value == Decimal("0.6")
 
 
 # --- expressions ---------------------------------------------------------------------------------
