@@ -123,16 +123,17 @@ def _thresholds(ruleset: Ruleset, programmes: list[Programme], record, field: st
 # ------------------------------------------------------------------------------ asking at a terminal
 
 
-def check_answer(data: dict[str, Any], field: str, answer: str, default_as_of: date) -> Any:
-    """The parsed value of an answer, or ValueError with the record contract's own message."""
+def check_answer(data: dict[str, Any], field: str, answer: str, default_as_of: date, lang: str = "en") -> Any:
+    """The parsed value of an answer, or ValueError with the record contract's own message, in `lang`
+    (naming the field and the answer, as check names them)."""
     try:
         record = parse_record({**data, field: answer}, default_as_of=default_as_of)
     except RecordError as error:
         mine = [p for p in error.problems if p.field == field] or error.problems
-        raise ValueError("; ".join(p.message for p in mine)) from None
+        raise ValueError("; ".join(p.describe(lang) for p in mine)) from None
     value = getattr(record, field)
     if value is None:
-        raise ValueError("an answer is needed (or ? for don't know)")
+        raise ValueError("需要回答（不知道请输入 ?）" if lang == "zh" else "an answer is needed (or ? for don't know)")
     return value
 
 
@@ -163,9 +164,9 @@ def run(ruleset: Ruleset, data: dict[str, Any], default_as_of: date, lang: str,
             if question.type.enum is not None:
                 answer = _by_number(answer, question.type)
             try:
-                check_answer(data, question.field, answer, default_as_of)
+                check_answer(data, question.field, answer, default_as_of, lang)
             except ValueError as error:
-                say(("  ✗ " if lang == "zh" else "  ✗ ") + str(error))
+                say("  ✗ " + str(error))
                 continue
             data[question.field] = answer
             break

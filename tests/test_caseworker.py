@@ -112,6 +112,14 @@ def test_interview_from_empty_record_to_a_decision_and_save(tmp_path):
     assert rerun["decisions"][0]["effect"] == {"title": "engineer"}
 
 
+def test_an_interview_refuses_a_bad_answer_in_the_reader_s_language_naming_the_field():
+    # the Chinese interview said an English sentence with no field in it
+    answers = "\n".join(["I-5", "yes", "3", "1", "是", "yes", "技师", "2015-13-01", "2015-03-01"] + [""] * 10) + "\n"
+    result = run("check", "--ask", "--programme", BRIDGING, "--as-of", "2020-05-01", input=answers)
+    assert result.exit_code == 0, result.output
+    assert "✗ 字段“发证日期”（skill_cert_date）：值 '2015-13-01' 不是真实存在的日期" in result.output
+
+
 def test_interview_dont_know_is_not_asked_again():
     answers = "I-4\n" + "?\n" * 40
     result = run("check", "--ask", "--programme", BRIDGING, "--as-of", "2020-05-01", "--lang", "en", input=answers)
