@@ -552,3 +552,15 @@ def test_lint_exits_0_with_an_ok_line_for_the_real_tree():
     assert result.stdout.splitlines()[-1] == (
         f"ok: {len(ruleset.programmes)} programmes, {len(ruleset.parameters)} parameters, "
         f"{sum(map(len, ruleset.definitions.values()))} definitions ({ruleset.digest[:19]})")
+
+
+def test_every_parameter_source_is_readable_in_chinese():
+    # a source is what a Chinese caseworker reads beside an unset figure ("不作推定：…"); two were English only
+    import re
+
+    for parameter in load_rules().parameters.values():
+        for value in parameter.values:
+            words = re.sub(r"\S*〔\d+〕\d+号", "", value.source)  # a document number alone says nothing
+            assert len(re.findall(r"[\u4e00-\u9fff]", words)) >= 4 or re.fullmatch(r"[\S]*〔\d+〕\d+号", value.source), \
+                (parameter.name, value.valid_from, value.source)
+
