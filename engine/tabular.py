@@ -93,13 +93,24 @@ class Table:
         self.encoding = "utf-8-sig"
         try:  # incremental: a character cut at the sample's end is held back, not taken for an error
             codecs.getincrementaldecoder("utf-8-sig")().decode(raw, final=False)
-        except UnicodeDecodeError:
-            self.encoding = "gb18030"
+        except UnicodeDecodeError as error:
+            # text that is UTF-8 for a while (a few characters: GB18030 bytes can pass for one) makes a
+            # UTF-8 file with a bad cell further on, which the rows then name by line and byte
+            before = raw[:error.start].decode("utf-8-sig")
+            if sum(1 for ch in before if ord(ch) > 127) < 4:
+                self.encoding = "gb18030"
         with self.path.open("r", encoding=self.encoding, newline="") as stream:
             try:
                 self.header = [h.strip() for h in next(csv.reader(stream, strict=True), [])]
             except csv.Error as error:
                 raise UserError(_bad_quoting(self.path, 1, error)) from None
+            except UnicodeDecodeError:  # text is decoded ahead of the header: a bad byte a few rows on
+                raise UserError(self._undecodable_message()) from None
+
+    def _undecodable_message(self) -> str:
+        line, byte = _undecodable(self.path, self.encoding)
+        return (f"{self.path}: line {line} is not {self.encoding.replace('-sig', '')} (byte 0x{byte:02x}); "
+                "save the file as UTF-8 (or GB18030) throughout")
 
     def _rows_csv(self) -> Iterator[tuple[int, list[Any]]]:
         with self.path.open("r", encoding=self.encoding, newline="") as stream:
@@ -198,9 +209,7 @@ class Table:
             raise
         except Exception as error:
             if self.format == ".csv" and isinstance(error, UnicodeDecodeError):  # text is decoded ahead of the rows
-                line, byte = _undecodable(self.path, self.encoding)
-                raise UserError(f"{self.path}: line {line} is not {self.encoding.replace('-sig', '')} (byte 0x{byte:02x}); "
-                                "save the file as UTF-8 (or GB18030) throughout") from None
+                raise UserError(self._undecodable_message()) from None
             if isinstance(error, csv.Error):
                 raise UserError(_bad_quoting(self.path, number + 1, error)) from None
             raise UserError(f"{self.path}: cannot read past row {number}: {error}") from None

@@ -244,6 +244,17 @@ def test_utf8_csv_with_a_character_cut_at_the_sniffing_edge_stays_utf8(tmp_path)
     assert [cells[0] for _, cells in table.rows()][-1] == "松"
 
 
+@pytest.mark.parametrize("per_record", [False, True])
+def test_a_small_utf8_file_with_one_gbk_cell_names_that_line_and_byte(tmp_path, per_record):
+    # it was taken for GB18030 and refused at the header's "byte 0x80 in position 29"
+    source = tmp_path / "mixed.csv"
+    source.write_bytes("申请编号,姓名,户籍\nU1,张三,本市\nU2,".encode() + "李四".encode("gbk") + ",本市\n".encode())
+    result = run("batch", source, "-o", tmp_path / "out.csv", *(["--per-record"] if per_record else []))
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "mixed.csv: line 3 is not utf-8 (byte 0xc0)" in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mixed.csv"]
+
+
 def test_bad_files_are_refused_with_a_message(tmp_path):
     broken = tmp_path / "broken.xlsx"
     broken.write_bytes(b"not a zip file")
