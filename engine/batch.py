@@ -30,8 +30,10 @@ ROW_ERROR = ("error", None, "row-error: listed with the errors")  # outcome, amo
 
 
 def unknown_columns(header: list[str]) -> list[str]:
-    """Headers that name no record field (序号, notes …): reported once, kept in OUT, not read."""
-    return [h for h in header if h and field_for_header(h) is None]
+    """Headers that name no record field (序号, notes …), and columns with no header at all (a value
+    typed one column too far lands there): reported once, kept in OUT, not read."""
+    return [h if h else f"column {i} (no header)" for i, h in enumerate(header, start=1)
+            if not h or field_for_header(h) is None]
 
 
 @dataclass

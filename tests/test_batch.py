@@ -255,6 +255,17 @@ def test_a_small_utf8_file_with_one_gbk_cell_names_that_line_and_byte(tmp_path, 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mixed.csv"]
 
 
+@pytest.mark.parametrize("per_record", [False, True])
+def test_a_column_with_no_header_is_named_in_the_summary(tmp_path, per_record):
+    # a value typed one column too far went unread without a word
+    source = tmp_path / "in.csv"
+    write_csv(source, ["applicant_id", "training_hours", "", "备注"], [["V1", "24", "senior", "x"]])
+    result = run("batch", source, "-o", tmp_path / "out.csv", *(["--per-record"] if per_record else []))
+    assert result.exit_code == 0, result.output
+    assert "columns that are not record fields (kept in OUT, not read): column 3 (no header), 备注" in result.output
+    assert read_csv(tmp_path / "out.csv")[1][:4] == ["V1", "24", "senior", "x"]
+
+
 def test_bad_files_are_refused_with_a_message(tmp_path):
     broken = tmp_path / "broken.xlsx"
     broken.write_bytes(b"not a zip file")
