@@ -44,6 +44,8 @@ class Summary:
     unknown_columns: list[str] = field(default_factory=list)
     outcomes: dict[str, dict[str, int]] = field(default_factory=dict)
     amounts: dict[str, Decimal] = field(default_factory=dict)
+    # eligible rows with no amount (a fact it needs unknown, or its figure not set): the total leaves them out
+    unpriced: dict[str, int] = field(default_factory=dict)
     outputs: list[Path] = field(default_factory=list)  # files written, for the closing message
     notes: list[str] = field(default_factory=list)  # what the user should know about the input (sheets not read)
     blank_rows: RowTally = field(default_factory=RowTally)  # rows with no data, left out of OUT
@@ -59,6 +61,8 @@ class Summary:
                 mine[outcome] = mine.get(outcome, 0) + count
         for programme, amount in other.amounts.items():
             self.amounts[programme] = self.amounts.get(programme, Decimal(0)) + amount
+        for programme, count in other.unpriced.items():
+            self.unpriced[programme] = self.unpriced.get(programme, 0) + count
         self.blank_rows.merge(other.blank_rows)
 
 
@@ -128,6 +132,8 @@ class RowDecider:
             counts[decision.outcome] = counts.get(decision.outcome, 0) + 1
             if amount is not None:
                 summary.amounts[programme] = summary.amounts.get(programme, Decimal(0)) + amount
+            elif decision.outcome == "eligible":
+                summary.unpriced[programme] = summary.unpriced.get(programme, 0) + 1
         return columns
 
     def output_header(self, header: list[str]) -> list[str]:

@@ -420,12 +420,16 @@ def _print_summary(summary, ruleset) -> None:
     if summary.unknown_columns:
         click.echo("columns that are not record fields (kept in OUT, not read): " + ", ".join(summary.unknown_columns))
     width = max(len(p) for p in ruleset.programmes)
-    click.echo(f"{'programme':<{width}}  {'eligible':>9} {'ineligible':>10} {'undetermined':>12}  {'total amount':>16}")
+    # eligible for a payment whose amount is not known (a fact missing, a figure not set): not in the total
+    unpriced = {p: n for p, n in summary.unpriced.items() if ruleset.programmes[p].amount is not None and n}
+    click.echo(f"{'programme':<{width}}  {'eligible':>9} {'ineligible':>10} {'undetermined':>12}  {'total amount':>16}"
+               + ("  eligible, no amount yet" if unpriced else ""))
     for programme in sorted(summary.outcomes):
         counts = summary.outcomes[programme]
         amount = summary.amounts.get(programme)
         click.echo(f"{programme:<{width}}  {counts.get('eligible', 0):>9} {counts.get('ineligible', 0):>10} "
-                   f"{counts.get('undetermined', 0):>12}  {format(amount, ',.2f') if amount is not None else '':>16}")
+                   f"{counts.get('undetermined', 0):>12}  {format(amount, ',.2f') if amount is not None else '':>16}"
+                   + (f"  {unpriced.get(programme, ''):>24}" if unpriced else ""))
     click.echo("written: " + ", ".join(str(p) for p in summary.outputs))
 
 

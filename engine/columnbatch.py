@@ -211,6 +211,7 @@ def _count(frame, programmes: list[str], summary: Summary) -> None:
 
     if frame.height == 0:
         return
+    before = {p: summary.outcomes.get(p, {}).get("eligible", 0) for p in programmes}  # this chunk's are added below
     found = frame.select(
         *[pl.col(f"{p}.outcome").value_counts(name="n").implode().alias(f"{p}.counts") for p in programmes],
         *[pl.col(f"{p}.amount").sum().alias(f"{p}.total") for p in programmes],
@@ -223,6 +224,9 @@ def _count(frame, programmes: list[str], summary: Summary) -> None:
                 counts[outcome] = counts.get(outcome, 0) + count["n"]
         if found[f"{programme}.amounts"]:
             summary.amounts[programme] = summary.amounts.get(programme, Decimal(0)) + Decimal(found[f"{programme}.total"])
+        eligible = summary.outcomes.get(programme, {}).get("eligible", 0) - before.get(programme, 0)
+        if eligible > found[f"{programme}.amounts"]:  # an amount is only ever given to an eligible row
+            summary.unpriced[programme] = summary.unpriced.get(programme, 0) + eligible - found[f"{programme}.amounts"]
 
 
 # ------------------------------------------------------------------------------------- reading

@@ -266,6 +266,22 @@ def test_a_column_with_no_header_is_named_in_the_summary(tmp_path, per_record):
     assert read_csv(tmp_path / "out.csv")[1][:4] == ["V1", "24", "senior", "x"]
 
 
+@pytest.mark.parametrize("per_record", [False, True])
+def test_the_summary_counts_eligible_rows_whose_amount_is_not_known_beside_the_total(tmp_path, per_record):
+    # the total left them out without a word: T2's fee and T3's groups are unknown
+    source = tmp_path / "in.csv"
+    header = ["applicant_id", "training_route", "training_cert_level", "employment_status", "hukou",
+              "registered_unemployed", "groups", "shortage_occupation", "training_fee", "as_of"]
+    base = ["individual", "senior", "employed", "本市", "否", "无", "否", "3000", "2024-06-01"]
+    write_csv(source, header, [["T1", *base], ["T2", *base[:7], "", base[8]], ["T3", *base[:5], "", *base[6:]]])
+    result = run("batch", source, "-o", tmp_path / "out.csv", *(["--per-record"] if per_record else []))
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert any(line.endswith("eligible, no amount yet") for line in lines), result.output
+    row = next(line for line in lines if line.startswith("individual-skill-subsidy")).split()
+    assert row[1:] == ["3", "0", "0", "2,000.00", "2"], row
+
+
 def test_bad_files_are_refused_with_a_message(tmp_path):
     broken = tmp_path / "broken.xlsx"
     broken.write_bytes(b"not a zip file")

@@ -32,6 +32,7 @@ def assert_same(tmp_path: Path, fast, slow) -> None:
     assert (fast.rows, fast.decided, fast.errors) == (slow.rows, slow.decided, slow.errors)
     assert fast.outcomes == slow.outcomes
     assert fast.amounts == slow.amounts
+    assert fast.unpriced == slow.unpriced
     assert fast.unknown_columns == slow.unknown_columns
 
 
