@@ -13,7 +13,7 @@ from engine.types import UNKNOWN, UNSET
 FORCE_TEXT = {
     "entitlement": Text("符合条件即予享受的补贴、抵免或扣除", "a subsidy, offset or deduction granted when the conditions hold"),
     "may_apply": Text("可以申请或纳入评选范围，由其他程序最终决定", "may apply, or is within a selection's scope; another process decides"),
-    "encouraged": Text("政策鼓励用人单位给予，并非法定应得", "the text encourages employers to give it; nothing is owed"),
+    "encouraged": Text("政策予以鼓励，并非法定应得", "the text encourages it; nothing is owed"),  # the employer, or the person
     "obligation": Text("企业应履行的义务，作合规检查", "a duty of the enterprise, checked for compliance"),
 }
 OUTCOME_TEXT = {

@@ -152,3 +152,13 @@ def test_explain_a_programme_with_parameter_history_and_clause_text():
 def test_explain_unknown_programme_suggests_and_exits_2():
     result = run("explain", "apprenticeship-training-subsidi")
     assert result.exit_code == 2 and "did you mean 'apprenticeship-training-subsidy'" in result.output
+
+
+def test_an_encouraged_scheme_does_not_say_the_employer_gives_what_the_person_is_encouraged_to_do():
+    # engineers are encouraged to sit skill assessment (SH-SKILLS-PLAN-2018 三（三）); no employer gives anything
+    example = Path(__file__).resolve().parent.parent / "cases" / "examples" / "technician-after-engineer-title.yaml"
+    result = run("check", example, "--programme", "engineer-to-skill-assessment")
+    assert result.exit_code == 0, result.output
+    assert "政策予以鼓励，并非法定应得" in result.output and "用人单位给予" not in result.output
+    assert "：高级技师" in result.output  # a technician sits the level above the one held
+

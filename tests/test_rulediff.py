@@ -159,9 +159,10 @@ def test_a_start_date_moved(rules):
 
 
 def test_a_dated_value_removed_says_what_applies_instead(rules):
+    source = next(line for line in (rules / "parameters/apprenticeship/transfer_rate.yaml").read_text(encoding="utf-8")
+                  .splitlines() if "人社部发〔2021〕39号" in line)
     edit(rules, "parameters/apprenticeship/transfer_rate.yaml", "  2021-07-01:\n    value: null\n    provenance: unset\n"
-         "    source: 人社部发〔2021〕39号 set a national floor of 5000 per person-year, above this rate; Shanghai's "
-         "current schedule is not yet entered\n", "")
+         + source + "\n", "")
     change = only(diff(rules))
     assert (change.kind, change.what, change.item) == ("removed", "value", "2021-07-01")
     assert (change.after.valid_from, change.after.value) == (date(2019, 1, 1), Decimal(4000))
