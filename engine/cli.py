@@ -486,11 +486,28 @@ def lint(directory: Path | None, as_of: date | None) -> None:
                f"{counts['unset']} unset (no published figure)")
     for name, provenance, since, file in report.provisional:
         click.echo(f"  {provenance:<6} {name} (since {since}; {file})")
-    if report.errors:
-        click.echo(f"{len(report.errors)} problem(s)", err=True)
+    unbatchable = _column_wise_refusals(ruleset)
+    for problem in unbatchable:
+        click.echo(problem)
+    if report.errors or unbatchable:
+        click.echo(f"{len(report.errors) + len(unbatchable)} problem(s)", err=True)
         sys.exit(EXIT_FAILURES)
     click.echo(f"ok: {len(ruleset.programmes)} programmes, {len(ruleset.parameters)} parameters, "
                f"{sum(len(d) for d in ruleset.definitions.values())} definitions ({ruleset.digest[:19]})")
+
+
+def _column_wise_refusals(ruleset) -> list[str]:
+    """What the batch's column-wise compiler cannot express exactly: such a rule loads and decides
+    one record, yet stops every batch, so lint says so (a rule file's first refusal per record type)."""
+    from engine.columnar import ColumnarError, CompiledRuleset
+
+    refusals = []
+    for record_type in sorted({p.record_type for p in ruleset.programmes.values()}):
+        try:
+            CompiledRuleset(ruleset, record_type)
+        except ColumnarError as error:
+            refusals.append(str(error))
+    return refusals
 
 
 @rules.command("test")

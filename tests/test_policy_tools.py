@@ -49,6 +49,19 @@ def test_lint_finds_an_unused_shared_definition(rules_copy):
     assert result.exit_code == 1 and "definition 'never_used' (person) is never used" in result.output
 
 
+def test_lint_finds_a_rule_the_batch_cannot_compile(rules_copy):
+    # it loaded and decided one record, and then stopped every batch with the rule in it
+    path = rules_copy / "programmes" / "staff-education-fund-frontline-share.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("value: max(0, frontline_required - frontline_education_spend)",
+                                 "value: max(0, frontline_required - frontline_education_spend) / "
+                                 "(1 - param(frontline_share.min_share))"), encoding="utf-8")
+    result = run("rules", "lint", rules_copy)
+    assert result.exit_code == 1, result.output
+    assert "cannot compile programme 'staff-education-fund-frontline-share'" in result.output
+    assert "division by a value that is not a constant" in result.output
+
+
 def test_coverage_reports_every_condition_and_lists_gaps(tmp_path):
     case = tmp_path / "one.yaml"
     case.write_text("""programme: apprenticeship-training-subsidy
