@@ -17,12 +17,13 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from engine.decide import decide
+from engine.explain import format_decimal
 from engine.messages import in_chinese
 from engine.records import RecordError, field_for_header, is_blank, parse_record
 from engine.render import amount_status, decision_set_json
 from engine.ruleset import Ruleset
 from engine.tabular import RowTally
-from engine.types import UNKNOWN
+from engine.types import UNKNOWN, is_missing
 
 CHUNK = 1000
 ERROR_HEADER = ["row", "applicant_id", "field", "value", "message", "message_zh"]  # the message, and in Chinese
@@ -85,6 +86,7 @@ class RowDecider:
         self.columns = [(index, name) for index, name in enumerate(header) if field_for_header(name)]
         self.id_column = next((i for i, name in self.columns if field_for_header(name) == "applicant_id"), None)
         self.programmes = sorted(ruleset.programmes)  # output columns for every programme, stable order
+        self.effects = {p: list(ruleset.programmes[p].effect) for p in self.programmes}
 
     def decide_chunk(self, rows: list[tuple[int, list[Any]]]) -> Chunk:
         chunk = Chunk([], [], [], Summary())
@@ -117,17 +119,18 @@ class RowDecider:
                 for field, value, message in problems]}))
 
     def error_columns(self) -> list[Any]:
-        return list(ROW_ERROR) * len(self.programmes)
+        return [cell for p in self.programmes for cell in [*ROW_ERROR, *[None] * len(self.effects[p])]]
 
     def decision_columns(self, by_id: dict, summary: Summary) -> list[Any]:
         columns: list[Any] = []
         for programme in self.programmes:
             decision = by_id.get(programme)
             if decision is None:  # a programme for the other record type
-                columns += [None, None, None]
+                columns += [None] * (3 + len(self.effects[programme]))
                 continue
             amount = decision.amount.value if decision.amount and isinstance(decision.amount.value, Decimal) else None
             columns += [decision.outcome, amount, reason_code(decision)]
+            columns += [effect_cell(decision, name) for name in self.effects[programme]]
             counts = summary.outcomes.setdefault(programme, {})
             counts[decision.outcome] = counts.get(decision.outcome, 0) + 1
             if amount is not None:
@@ -137,7 +140,29 @@ class RowDecider:
         return columns
 
     def output_header(self, header: list[str]) -> list[str]:
-        return list(header) + [f"{p}.{c}" for p in self.programmes for c in ("outcome", "amount", "reason")]
+        return list(header) + decision_header(self.ruleset)
+
+
+def decision_header(ruleset: Ruleset) -> list[str]:
+    """OUT's decision columns, per programme in id order: outcome, amount, reason, and a column for
+    each of its effects — the result that is not money (residence points, the title one may apply
+    for, a carry-forward) — named after it."""
+    return [f"{p}.{c}" for p in sorted(ruleset.programmes)
+            for c in ("outcome", "amount", "reason", *ruleset.programmes[p].effect)]
+
+
+def effect_cell(decision, name: str) -> str | None:
+    """An effect's value as OUT's text: an enumeration's code, money to the fen, a number without
+    trailing zeros; empty where the outcome gives no such effect or its value is not known."""
+    result = (decision.effect or {}).get(name)
+    value = result.value if result is not None else None
+    if value is None or is_missing(value):
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Decimal):
+        return f"{value:.2f}" if decision.programme.effect[name].money else format_decimal(value)
+    return value.value  # a LabelledEnum member
 
 
 def read_row(columns: list[tuple[int, str]], width: int, cells: list[Any],

@@ -228,6 +228,7 @@ class _Plan:
     effects: list[tuple[str, _ValueRuleCode]]  # effects given for `eligible` (their unknown facts)
     cond_reads: list[tuple]  # per condition: its reads
     unset_reads: list[_ParamRead]  # parameter reads that may be unset, for `unset:` (in trace order)
+    given_effects: list[tuple[str, Any, _ValueRuleCode]] = field(default_factory=list)  # (name, rule, code): OUT's
     key_fields: list[tuple[str, Any, int, int]] = field(default_factory=list)  # (what, which, offset, bits)
     unset_bits: list[_ParamRead] = field(default_factory=list)  # the unset reads given a key bit, in order
     key_word: str = ""
@@ -1001,7 +1002,8 @@ class _Compiler:
             kept_value, lv = self.put(_quantize(kept_value.cast(dtype), scale, rule.rounding, dtype), lv)
             scale = 2
         status, lv2 = self.put(status_chain, level)
-        code = _ValueRuleCode(_Val(kind, kept_value, lv, None, tuple(param_reads), scale, digits),
+        enum = next((v.enum for v in values if v.enum is not None), None)  # an effect's enumeration, for OUT
+        code = _ValueRuleCode(_Val(kind, kept_value, lv, None, tuple(param_reads), scale, digits, enum),
                               status.meta.output_name(), layout, max(lv, lv2))
         return code
 
@@ -1054,6 +1056,7 @@ class _Compiler:
         amount = None
         effects = []
         undetermined_effects = []
+        given_effects = []
         if programme.amount is not None:
             self.where.append("amount")
             try:
@@ -1066,6 +1069,7 @@ class _Compiler:
                 code = self.value_rule(rule, programme)
             finally:
                 self.where.pop()
+            given_effects.append((name, rule, code))
             if "eligible" in rule.for_outcomes:
                 effects.append((name, code))
             if "undetermined" in rule.for_outcomes:
@@ -1073,7 +1077,7 @@ class _Compiler:
         unset_reads = [r for reads in cond_reads for r in reads if isinstance(r, _ParamRead)]
         unset_reads += [r for code in undetermined_effects for r in code.value.reads if isinstance(r, _ParamRead)]
         return _Plan(programme, conditions, in_force.meta.output_name(), truths, root.meta.output_name(), amount,
-                     effects if amount is not None else [], cond_reads, unset_reads)
+                     effects if amount is not None else [], cond_reads, unset_reads, given_effects)
 
     def _check_parameter_dates(self, programme: Programme) -> None:
         for name in programme.parameters:
@@ -1248,7 +1252,8 @@ class CompiledRuleset:
         return compiled
 
     def columns(self) -> list[str]:
-        return [f"{p}.{c}" for p in self.programmes for c in ("outcome", "amount", "reason")]
+        return [f"{p}.{c}" for p in self.programmes
+                for c in ("outcome", "amount", "reason", *self.ruleset.programmes[p].effect)]
 
     @property
     def facts_read(self) -> list[str]:
@@ -1296,6 +1301,14 @@ class _Compiled:
             self.fen.add(f"{pid}.amount")
         else:
             self.outputs[f"{pid}.amount"] = pl.lit(None, AMOUNT_DTYPE)
+        # OUT's effect columns, as engine.batch.effect_cell writes them: given for the outcomes the rule
+        # names, where its value is computed (status 0)
+        outcomes = {"eligible": (in_force & root), "ineligible": (in_force.not_() | root.not_()),
+                    "undetermined": (in_force & root.is_null())}
+        for name, rule, code in plan.given_effects:
+            given = _or_all([outcomes[o].fill_null(False) for o in rule.for_outcomes])
+            self.outputs[f"{pid}.{name}"] = (pl.when(given & (pl.col(code.status) == 0))
+                                             .then(_as_text(code.value, rule.money)).otherwise(pl.lit(None, pl.String)))
 
         # The reason key: what reason_code depends on, packed into one integer (see the module doc).
         # Bits 0–1: the state (0 out of force, 1 ineligible, 2 undetermined, 3 eligible). Then, by
@@ -1396,6 +1409,7 @@ class _Compiled:
             columns.append(_fen_to_decimal(amount) if f"{pid}.amount" in self.fen else amount)
             if reasons:
                 columns.append(self.reason_column(plan, out.get_column(plan.key_word)))
+            columns += [out.get_column(f"{pid}.{name}") for name, _, _ in plan.given_effects]
         return pl.DataFrame(columns, height=out.height) if columns else pl.DataFrame(height=out.height)
 
     def reason_column(self, plan: _Plan, keys: pl.Series) -> pl.Series:
@@ -1409,6 +1423,28 @@ class _Compiled:
         texts = pa.array([builder.reason(word) for word in encoded.dictionary.to_pylist()], pa.string())
         reasons = pl.from_arrow(pa.DictionaryArray.from_arrays(encoded.indices, texts))
         return reasons.alias(f"{plan.programme.id}.reason")
+
+
+def _as_text(value: _Val, money: bool) -> pl.Expr:
+    """A value as engine.batch.effect_cell writes it: an enumeration's code, money to the fen, a number
+    in plain notation without trailing zeros (its held integer is value × 10**scale)."""
+    if value.kind == "enum":
+        codes = [m.value for m in _members(value.enum)]
+        return value.expr.replace_strict(list(range(len(codes))), codes, return_dtype=pl.String)
+    if value.kind == "bool":
+        return pl.when(value.expr).then(pl.lit("true")).otherwise(pl.lit("false"))
+    if value.kind != "number":
+        raise ColumnarError(f"an effect of kind {value.kind} cannot be written column-wise")
+    held, scale = value.expr, value.scale
+    if scale == 0:
+        return held.cast(pl.String)
+    unit = 10 ** scale
+    whole = (held.abs() // unit).cast(pl.String)
+    fraction = (held.abs() % unit).cast(pl.String).str.zfill(scale)
+    if not money:  # 6000.50 → 6000.5, 24.0 → 24
+        fraction = fraction.str.strip_chars_end("0")
+    text = pl.when(fraction == "").then(whole).otherwise(pl.concat_str(whole, pl.lit("."), fraction))
+    return pl.when(held < 0).then(pl.concat_str(pl.lit("-"), text)).otherwise(text)
 
 
 def _fen_to_decimal(fen: pl.Series) -> pl.Series:

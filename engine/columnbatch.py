@@ -27,7 +27,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from engine.batch import ERROR_HEADER, ROW_ERROR, Summary, unknown_columns
+from engine.batch import ERROR_HEADER, ROW_ERROR, Summary, decision_header, unknown_columns
 from engine.messages import in_chinese
 from engine.records import field_for_header
 from engine.ruleset import Ruleset
@@ -66,8 +66,8 @@ def run_column_batch(ruleset: Ruleset, table, out_path: Path, default_as_of: dat
         converter = CellConverter(header, default_as_of, typed=typed, reads=lambda kind: rules(kind).facts_read)
         id_column = next((i for i, h in enumerate(header) if field_for_header(h) == "applicant_id"), None)
         summary = Summary(unknown_columns=unknown_columns(header))
-        output_header = list(header) + [f"{p}.{c}" for p in programmes for c in ("outcome", "amount", "reason")]
-        writer = TableWriter(out_path, output_header, ERROR_HEADER)
+        decided_columns = decision_header(ruleset)
+        writer = TableWriter(out_path, list(header) + decided_columns, ERROR_HEADER)
         behind = _Behind()  # polars writes a chunk while the next is read and decided
         try:
             for raw in _ahead(chunks):
@@ -78,7 +78,7 @@ def run_column_batch(ruleset: Ruleset, table, out_path: Path, default_as_of: dat
                     raw = raw.filter(converted.kept)
                 if raw.height == 0:
                     continue
-                decisions = _decisions(converted, rules, programmes, raw.height, summary)
+                decisions = _decisions(converted, rules, programmes, decided_columns, raw.height, summary)
                 problems = converted.problems
                 refused_rows = problems["position"].n_unique() if problems.height else 0
                 errors = None
@@ -162,9 +162,11 @@ def _in_thread(call: Callable[..., Any], *args: Any) -> Future:
     return future
 
 
-def _decisions(converted, rules: Callable[[str], Any], programmes: list[str], height: int, summary: Summary):
-    """The decision columns of a chunk, in row order; a row with problems is marked as an error.
-    Outcomes (an Enum) and reasons (categorical) take few values, so the writer checks those alone."""
+def _decisions(converted, rules: Callable[[str], Any], programmes: list[str], columns: list[str], height: int,
+               summary: Summary):
+    """The decision columns of a chunk (`columns`: engine.batch.decision_header), in row order; a row
+    with problems is marked as an error. Outcomes (an Enum) and reasons (categorical) take few values,
+    so the writer checks those alone."""
     import polars as pl
 
     from engine.columnar import OUTCOME_DTYPE
@@ -179,7 +181,6 @@ def _decisions(converted, rules: Callable[[str], Any], programmes: list[str], he
     refused = bad.filter(~bad.is_in(pl.concat(covered).implode())) if covered else bad
     if len(refused):  # rows whose record_type itself is refused: in no frame
         parts.append(pl.DataFrame({"position": refused}))
-    columns = [f"{p}.{c}" for p in programmes for c in ("outcome", "amount", "reason")]
     frame = parts[0] if len(parts) == 1 else pl.concat(parts, how="diagonal").sort("position")
     if not frame["position"].equals(pl.int_range(height, dtype=pl.UInt32, eager=True), check_names=False):
         raise AssertionError(f"column-wise batch lost rows: {frame.height} of {height}")  # a bug, not data
@@ -196,8 +197,10 @@ def _decisions(converted, rules: Callable[[str], Any], programmes: list[str], he
                               .scatter(bad, outcome_error))
             elif column.name.endswith(".amount"):
                 marked.append(column.scatter(bad, pl.Series([amount_error], dtype=column.dtype)))
-            else:
+            elif column.name.endswith(".reason"):
                 marked.append(column.cast(pl.Categorical).scatter(bad, reason_error))
+            else:  # an effect: none for a row not decided
+                marked.append(column.scatter(bad, None))
         frame = pl.DataFrame(marked)
     _count(frame, programmes, summary)
     return frame

@@ -282,6 +282,36 @@ def test_the_summary_counts_eligible_rows_whose_amount_is_not_known_beside_the_t
     assert row[1:] == ["3", "0", "0", "2,000.00", "2"], row
 
 
+@pytest.mark.parametrize("per_record", [False, True])
+def test_out_carries_each_programme_s_effect_beside_its_outcome(tmp_path, per_record):
+    # the points, the title one may apply for and a compliance shortfall were in check's answer only:
+    # OUT said "eligible" for residence points and no more
+    people = tmp_path / "people.csv"
+    write_csv(people, ["applicant_id", "skill_level", "cert_matches_post", "hukou", "as_of", "frontline",
+                       "employer_ownership", "field", "appraisals_passed_3y", "continuing_education_done",
+                       "skill_cert_date", "employment_status"],
+              [["R1", "技师", "是", "外省市", "2024-06-01", "是", "民营", "engineering", "是", "是", "2015-01-01", "在职"],
+               ["R2", "大师", "是", "外省市", "2024-06-01", "是", "民营", "engineering", "是", "是", "2015-01-01", "在职"]])
+    firms = tmp_path / "firms.csv"
+    write_csv(firms, ["applicant_id", "record_type", "staff_education_spend", "frontline_education_spend"],
+              [["E1", "enterprise", "900000", "500000"]])
+    flags = ["--per-record"] if per_record else []
+    assert run("batch", people, "-o", tmp_path / "people-out.csv", *flags).exit_code == 1  # R2's level is refused
+    assert run("batch", firms, "-o", tmp_path / "firms-out.csv", *flags).exit_code == 0
+    header, r1, r2 = read_csv(tmp_path / "people-out.csv")
+    decided, refused = dict(zip(header, r1)), dict(zip(header, r2))
+    assert decided["residence-points-skill.outcome"] == "eligible" and decided["residence-points-skill.points"] == "100"
+    assert decided["skill-to-title-bridging.title"] == "engineer" and decided["treatment-parity.parity_title"] == "engineer"
+    assert decided["engineer-to-skill-assessment.may_sit_from"] == ""  # not eligible: no title held
+    assert header.index("residence-points-skill.points") == header.index("residence-points-skill.reason") + 1
+    assert refused["residence-points-skill.outcome"] == "error" and refused["residence-points-skill.points"] == ""
+    header, e1 = read_csv(tmp_path / "firms-out.csv")
+    firm = dict(zip(header, e1))
+    assert firm["staff-education-fund-frontline-share.outcome"] == "ineligible"
+    assert firm["staff-education-fund-frontline-share.shortfall"] == "40000.00"  # given when it fails, too
+    assert firm["residence-points-skill.points"] == ""  # a person's programme, on an enterprise row
+
+
 def test_bad_files_are_refused_with_a_message(tmp_path):
     broken = tmp_path / "broken.xlsx"
     broken.write_bytes(b"not a zip file")
@@ -478,7 +508,8 @@ def test_a_row_after_a_cell_spanning_lines_is_numbered_as_the_spreadsheet_shows_
     assert result.exit_code == 1, result.output
     errors = read_csv(tmp_path / "out.errors.csv")
     assert errors[1][:4] == ["3", "N2", "skill_level", "大师"]  # row 3 in Excel; the file's line 4
-    assert read_csv(tmp_path / "out.csv")[2][-1] == "row-error: listed with the errors"
+    written = read_csv(tmp_path / "out.csv")
+    assert dict(zip(written[0], written[2]))["treatment-parity.reason"] == "row-error: listed with the errors"
 
 
 def test_explain_jsonl_equals_check_json(tmp_path):
