@@ -4,7 +4,8 @@ A fact is worth asking when some value of it settles at least one undetermined p
 checked, not assumed: the fact is tried at probe values — every value of a yes/no or enumerated
 fact, and for numbers and dates the thresholds the rules compare it with (and either side of
 them). The fact that settles the most programmes is asked first. A fact answered "don't know" is
-not asked again.
+not asked again. When no single answer settles anything but facts are still missing, those are
+asked too (`jointly`): two answers together can settle what neither does alone.
 """
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ BIG = Decimal("1000000000")
 class Question:
     field: str
     type: FactType
-    settles: tuple[str, ...]  # programmes some answer would decide
+    settles: tuple[str, ...]  # programmes some answer would decide (jointly: that wait for this fact)
+    jointly: bool = False  # no answer alone settles one: with other answers it may
 
 
 def next_questions(ruleset: Ruleset, data: dict[str, Any], default_as_of: date,
@@ -61,6 +63,11 @@ def next_questions(ruleset: Ruleset, data: dict[str, Any], default_as_of: date,
         if settled:
             questions.append(Question(field, kind, tuple(p for p in open_ids if p in settled)))
     order = {field: index for index, field in enumerate(candidates)}
+    if not questions:  # no one answer settles a programme; answers together still may
+        return [Question(field, FACT_TYPES[record_type][field],
+                         tuple(d.programme.id for d in decisions.decisions
+                               if d.outcome == UNDETERMINED and field in d.missing), jointly=True)
+                for field in candidates]
     return sorted(questions, key=lambda q: (-len(q.settles), order[q.field]))
 
 
@@ -152,7 +159,10 @@ def run(ruleset: Ruleset, data: dict[str, Any], default_as_of: date, lang: str,
         titles = ", ".join(ruleset.programmes[p].title.get(lang) for p in question.settles)
         label = f"{FIELD_LABELS_ZH.get(question.field, question.field)}（{question.field}）" if lang == "zh" \
             else question.field
-        say(("\n可确定：" if lang == "zh" else "\nwould settle: ") + titles)
+        if question.jointly:
+            say(("\n与其他回答一起可确定：" if lang == "zh" else "\nwith other answers, may settle: ") + titles)
+        else:
+            say(("\n可确定：" if lang == "zh" else "\nwould settle: ") + titles)
         options = _options(question.type, lang)
         if options:
             say(options)

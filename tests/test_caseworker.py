@@ -120,6 +120,20 @@ def test_an_interview_refuses_a_bad_answer_in_the_reader_s_language_naming_the_f
     assert "✗ 字段“发证日期”（skill_cert_date）：值 '2015-13-01' 不是真实存在的日期" in result.output
 
 
+def test_interview_asks_on_when_two_answers_together_would_settle_it():
+    # after "don't know" for the route and the certificate, no single answer settles the subsidy, yet
+    # employment status and groups together do (retired, none: ineligible); it said no answer could
+    individual = "individual-skill-subsidy"
+    data = {"applicant_id": "A-1", "as_of": "2024-06-01"}
+    asked = next_questions(RULESET, data, date(2024, 6, 1), {"training_route", "training_cert_level"}, [individual])
+    assert asked and all(q.jointly and q.settles == (individual,) for q in asked)
+    assert {"employment_status", "groups"} <= {q.field for q in asked}
+    answers = "A-1\n?\n?\n退休\n无\n" + "\n" * 10
+    result = run("check", "--ask", "--programme", individual, "--as-of", "2024-06-01", input=answers)
+    assert result.exit_code == 0 and "与其他回答一起可确定" in result.output
+    assert "✗ 不符合条件 · 职业技能提升补贴" in result.output, result.output
+
+
 def test_interview_dont_know_is_not_asked_again():
     answers = "I-4\n" + "?\n" * 40
     result = run("check", "--ask", "--programme", BRIDGING, "--as-of", "2020-05-01", "--lang", "en", input=answers)
