@@ -78,6 +78,9 @@ def cell_rest(value: Any) -> str | None:
     if kind is str:
         if not value:
             return None  # an empty cell, not an empty string
+        if len(value) > EXCEL_MAX_CELL_CHARACTERS:  # Excel would cut it, or not open the workbook
+            raise UserError(f"a cell of {len(value):,} characters is longer than an Excel cell holds "
+                            f"({EXCEL_MAX_CELL_CHARACTERS:,}): write the output as .csv or .parquet")
         if _NEEDS_ESCAPE.search(value):
             value = _escape(value)
         return f'" t="inlineStr"><is><t xml:space="preserve">{value}</t></is></c>'
@@ -96,6 +99,7 @@ def cell_rest(value: Any) -> str | None:
 
 
 EXCEL_MAX_ROWS = 1_048_576  # rows in a worksheet, the header row included
+EXCEL_MAX_CELL_CHARACTERS = 32_767  # characters in a cell
 
 
 class XlsxStream:

@@ -478,6 +478,17 @@ def test_an_xlsx_output_past_excel_s_row_limit_is_refused_and_not_written(tmp_pa
     assert not (tmp_path / "out.xlsx").exists() and not any(p.name.startswith(".out") for p in tmp_path.iterdir())
 
 
+@pytest.mark.parametrize("per_record", [False, True])
+def test_an_xlsx_output_cell_longer_than_excel_holds_is_refused_and_not_written(tmp_path, per_record):
+    # a 40,000-character name from a CSV went into the workbook as it was
+    source = tmp_path / "in.csv"
+    write_csv(source, ["applicant_id", "name"], [["L1", "长" * 32_767], ["L2", "长" * 32_768]])
+    result = run("batch", source, "-o", tmp_path / "out.xlsx", "--workers", "1", *(["--per-record"] if per_record else []))
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "a cell of 32,768 characters is longer than an Excel cell holds (32,767)" in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]
+
+
 @pytest.mark.parametrize("suffix", [".csv", ".xlsx", ".parquet"])
 @pytest.mark.parametrize("per_record", [False, True])
 def test_rows_with_no_data_are_left_out_and_said_so(tmp_path, suffix, per_record):
