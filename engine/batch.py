@@ -30,11 +30,20 @@ ERROR_HEADER = ["row", "applicant_id", "field", "value", "message", "message_zh"
 ROW_ERROR = ("error", None, "row-error: listed with the errors")  # outcome, amount, reason of a refused row
 
 
-def unknown_columns(header: list[str]) -> list[str]:
+def unknown_columns(header: list[str], earlier: list[int] = ()) -> list[str]:
     """Headers that name no record field (序号, notes …), and columns with no header at all (a value
-    typed one column too far lands there): reported once, kept in OUT, not read."""
+    typed one column too far lands there): reported once, kept in OUT, not read. `earlier`: the
+    columns of an earlier run's decisions (earlier_decisions), reported on their own."""
     return [h if h else f"column {i} (no header)" for i, h in enumerate(header, start=1)
-            if not h or field_for_header(h) is None]
+            if i - 1 not in earlier and (not h or field_for_header(h) is None)]
+
+
+def earlier_decisions(header: list[str], ruleset: Ruleset) -> list[int]:
+    """The columns of IN that are an earlier run's decisions (an OUT read back as IN, to decide it
+    again once its refused rows are mended): this run's decisions replace them in OUT, where they
+    would otherwise come twice."""
+    names = set(decision_header(ruleset))
+    return [i for i, h in enumerate(header) if h in names]
 
 
 @dataclass
@@ -87,6 +96,8 @@ class RowDecider:
         self.id_column = next((i for i, name in self.columns if field_for_header(name) == "applicant_id"), None)
         self.programmes = sorted(ruleset.programmes)  # output columns for every programme, stable order
         self.effects = {p: list(ruleset.programmes[p].effect) for p in self.programmes}
+        earlier = set(earlier_decisions(header, ruleset))  # replaced by this run's decisions
+        self.kept = [i for i in range(len(header)) if i not in earlier] if earlier else None
 
     def decide_chunk(self, rows: list[tuple[int, list[Any]]]) -> Chunk:
         chunk = Chunk([], [], [], Summary())
@@ -100,7 +111,7 @@ class RowDecider:
                 continue
             decisions = decide(self.ruleset, record)
             by_id = {d.programme.id: d for d in decisions.decisions}
-            chunk.rows.append(list(cells) + self.decision_columns(by_id, chunk.summary))
+            chunk.rows.append(self.input_cells(cells) + self.decision_columns(by_id, chunk.summary))
             chunk.summary.decided += 1
             if self.explain:  # the decision JSON of `check`, with the row it came from
                 chunk.explanations.append(_json_line({"row": number, **decision_set_json(decisions)}))
@@ -112,11 +123,15 @@ class RowDecider:
         chunk.summary.errors += 1
         applicant = cells[self.id_column] if self.id_column is not None else None
         chunk.errors.extend(error_rows(number, applicant, problems))
-        chunk.rows.append(list(cells) + self.error_columns())
+        chunk.rows.append(self.input_cells(cells) + self.error_columns())
         if self.explain:
             chunk.explanations.append(_json_line({"row": number, "applicant_id": applicant, "errors": [
                 {"field": field, "value": None if value is None else str(value), "message": message}
                 for field, value, message in problems]}))
+
+    def input_cells(self, cells: list[Any]) -> list[Any]:
+        """A row's cells as OUT keeps them: all of them, but an earlier run's decisions."""
+        return list(cells) if self.kept is None else [cells[i] for i in self.kept]
 
     def error_columns(self) -> list[Any]:
         return [cell for p in self.programmes for cell in [*ROW_ERROR, *[None] * len(self.effects[p])]]
@@ -140,7 +155,7 @@ class RowDecider:
         return columns
 
     def output_header(self, header: list[str]) -> list[str]:
-        return list(header) + decision_header(self.ruleset)
+        return self.input_cells(header) + decision_header(self.ruleset)
 
 
 def decision_header(ruleset: Ruleset) -> list[str]:
@@ -312,6 +327,9 @@ def run_batch(ruleset: Ruleset, rules_dir: Path, in_path: Path, out_path: Path, 
                         f"{', '.join(_shortened(h) for h in table.header)}{others}")
     notes = [f"read sheet '{table.sheet}' only; not read: {', '.join(table.other_sheets)} (--sheet NAME reads another)"] \
         if table.other_sheets else []
+    earlier = earlier_decisions(table.header, ruleset)
+    if earlier:
+        notes.append(f"columns of an earlier run's decisions, replaced in OUT by this run's: {len(earlier)}")
     if explain_path is None and column_wise:
         from engine.columnbatch import Refused, run_column_batch
 
@@ -324,7 +342,7 @@ def run_batch(ruleset: Ruleset, rules_dir: Path, in_path: Path, out_path: Path, 
             refused = f"per-record ({why})"
     else:
         refused = "per-record" if explain_path is None else "per-record (--explain writes each row's full decision)"
-    summary = Summary(unknown_columns=unknown_columns(table.header), path=refused, notes=notes)
+    summary = Summary(unknown_columns=unknown_columns(table.header, earlier), path=refused, notes=notes)
     writer = TableWriter(out_path, decider.output_header(table.header), ERROR_HEADER)
     explain_stream = explain_temp = None
     try:

@@ -27,7 +27,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from engine.batch import ERROR_HEADER, ROW_ERROR, Summary, decision_header, unknown_columns
+from engine.batch import ERROR_HEADER, ROW_ERROR, Summary, decision_header, earlier_decisions, unknown_columns
 from engine.messages import in_chinese
 from engine.records import field_for_header
 from engine.ruleset import Ruleset
@@ -65,9 +65,12 @@ def run_column_batch(ruleset: Ruleset, table, out_path: Path, default_as_of: dat
 
         converter = CellConverter(header, default_as_of, typed=typed, reads=lambda kind: rules(kind).facts_read)
         id_column = next((i for i, h in enumerate(header) if field_for_header(h) == "applicant_id"), None)
-        summary = Summary(unknown_columns=unknown_columns(header))
+        earlier = earlier_decisions(header, ruleset)  # replaced by this run's, as RowDecider.input_cells
+        summary = Summary(unknown_columns=unknown_columns(header, earlier))
         decided_columns = decision_header(ruleset)
-        writer = TableWriter(out_path, list(header) + decided_columns, ERROR_HEADER)
+        kept = [f"c{i}" for i in range(len(header)) if i not in earlier]
+        writer = TableWriter(out_path, [header[i] for i in range(len(header)) if i not in earlier] + decided_columns,
+                             ERROR_HEADER)
         behind = _Behind()  # polars writes a chunk while the next is read and decided
         try:
             for raw in _ahead(chunks):
@@ -90,9 +93,10 @@ def run_column_batch(ruleset: Ruleset, table, out_path: Path, default_as_of: dat
                         (ids.gather(problems["position"]) if ids is not None else pl.lit(None, pl.String)).alias("id"),
                         "field", "value", "message",
                         pl.col("message").replace_strict(messages, [in_chinese(m) for m in messages]).alias("message_zh"))
-                lines = raw.get_column("__line") if "__line" in raw.columns else None
-                behind.run(_write, writer, pl.concat([raw.select(cells), decisions], how="horizontal"), errors, typed,
-                           lines, len(cells))
+                # a line is copied whole only when OUT keeps every cell of it
+                lines = raw.get_column("__line") if "__line" in raw.columns and not earlier else None
+                behind.run(_write, writer, pl.concat([raw.select(kept), decisions], how="horizontal"), errors, typed,
+                           lines, len(kept))
                 summary.errors += refused_rows
                 summary.rows += raw.height
                 summary.decided += raw.height - refused_rows
@@ -372,11 +376,25 @@ def _chunks(path: Path, width: int) -> Iterator[Any]:
                 raise Refused(f"the header has {frame.width} cells for polars and {width} for Python's csv")
             if frame.height != lines:
                 raise Refused("a cell spans lines, so rows are not lines")
+            frame = _unescaped(frame, names)
             frame = frame.with_columns(pl.int_range(line, line + lines, dtype=pl.UInt32).alias("__row"))
             yield frame.with_columns(texts.alias("__line")) if texts is not None else frame
             line += lines
             if not block:
                 return
+
+
+def _unescaped(frame, names: list[str]):
+    """The cells as engine.tabular.unescaped reads them: '+24 is +24. Most columns hold no cell that
+    starts with an apostrophe, and a prefix test finds the few that do."""
+    import polars as pl
+
+    from engine.tabular import ESCAPED_CELL
+
+    found = frame.select(pl.col(n).str.starts_with("'").any() for n in names).row(0) if names else ()
+    marked = [n for n, hit in zip(names, found) if hit]
+    return frame.with_columns(pl.when(pl.col(n).str.contains(ESCAPED_CELL)).then(pl.col(n).str.slice(1))
+                              .otherwise(pl.col(n)).alias(n) for n in marked) if marked else frame
 
 
 def _block_lines(data: bytes) -> Any:

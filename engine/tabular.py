@@ -119,7 +119,8 @@ class Table:
             reader = csv.reader(stream, strict=True)
             next(reader, None)
             # the row as a spreadsheet shows it (a cell spanning lines is one row), not the file's line
-            yield from enumerate(reader, start=2)
+            for number, cells in enumerate(reader, start=2):
+                yield number, [unescaped(cell) for cell in cells]
 
     # xlsx: python-calamine (Rust) reads ~9× faster than openpyxl, with the same cell values once
     # _as_openpyxl_reads has evened out the representation. It reads a formula's error (#DIV/0!)
@@ -321,6 +322,16 @@ def decode_cell(cell: Any) -> Any:
 def safe_text(value: str) -> str:
     """A cell a spreadsheet would take for a formula gets a leading apostrophe (OWASP CSV injection)."""
     return "'" + value if value.startswith(_FORMULA_START) else value
+
+
+def unescaped(value: str) -> str:
+    """A CSV cell as safe_text found it: the apostrophe before formula-like text is a spreadsheet's
+    mark that the cell is text, not part of it (Excel never exports it), so an OUT read back as IN
+    gives '+24 as +24."""
+    return value[1:] if value[:1] == "'" and value[1:2] in _FORMULA_START and len(value) > 1 else value
+
+
+ESCAPED_CELL = "^'[" + "".join("\\" + c if c in "-^]\\" else c for c in _FORMULA_START) + "]"  # for polars
 
 
 # Temporaries not yet renamed onto their targets or removed: what a stopped run whose clean-up

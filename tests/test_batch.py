@@ -312,6 +312,27 @@ def test_out_carries_each_programme_s_effect_beside_its_outcome(tmp_path, per_re
     assert firm["residence-points-skill.points"] == ""  # a person's programme, on an enterprise row
 
 
+@pytest.mark.parametrize("per_record", [False, True])
+def test_out_read_back_as_in_is_decided_again_to_the_same_out(tmp_path, per_record):
+    # fix-and-rerun: OUT's '+24 was refused as a number, and its decision columns came twice
+    source = tmp_path / "in.csv"
+    write_csv(source, ["applicant_id", "contract_months", "training_fee", "name", "training_hours"],
+              [["R1", "+24", "+1200", "=A1", "24"], ["R2", "12", "800", "Li", "abc"]])
+    flags = ["--per-record"] if per_record else []
+    assert run("batch", source, "-o", tmp_path / "out.csv", *flags).exit_code == 1  # R2's hours are refused
+    first = read_csv(tmp_path / "out.csv")
+    assert first[1][1:4] == ["'+24", "'+1200", "'=A1"]
+    first[2][4] = "16"  # R2 mended in OUT, which is then decided again
+    write_csv(tmp_path / "mended.csv", first[0], first[1:])
+    result = run("batch", tmp_path / "mended.csv", "-o", tmp_path / "again.csv", *flags)
+    assert result.exit_code == 0, result.output
+    assert "columns of an earlier run's decisions, replaced in OUT by this run's: " in result.output
+    again = read_csv(tmp_path / "again.csv")
+    assert again[0] == first[0] and again[1] == first[1]  # the same columns, once; R1 decided as before
+    r2 = dict(zip(again[0], again[2]))
+    assert r2["training_hours"] == "16" and r2["enterprise-training-subsidy.outcome"] != "error"
+
+
 def test_bad_files_are_refused_with_a_message(tmp_path):
     broken = tmp_path / "broken.xlsx"
     broken.write_bytes(b"not a zip file")
