@@ -327,6 +327,10 @@ def run_batch(ruleset: Ruleset, rules_dir: Path, in_path: Path, out_path: Path, 
                         f"{', '.join(_shortened(h) for h in table.header)}{others}")
     notes = [f"read sheet '{table.sheet}' only; not read: {', '.join(table.other_sheets)} (--sheet NAME reads another)"] \
         if table.other_sheets else []
+    for cells, how in ((getattr(table, "merged_filled", []), "filled down from their first cell, as the sheet shows them"),
+                       (getattr(table, "merged_not_filled", []), "across columns, read from their first cell only")):
+        if cells:
+            notes.append(f"merged cells {how}: {', '.join(cells[:5])}{' …' if len(cells) > 5 else ''}")
     earlier = earlier_decisions(table.header, ruleset)
     if earlier:
         notes.append(f"columns of an earlier run's decisions, replaced in OUT by this run's: {len(earlier)}")

@@ -137,6 +137,7 @@ class Table:
             raise UserError(f"{self.path}: no worksheet '{self.sheet}'; its worksheets are: {', '.join(names)}")
         self.sheet = self.sheet if self.sheet is not None else names[0]
         self.other_sheets = [name for name in names if name != self.sheet]
+        self._merges(book.get_sheet_by_name(self.sheet).merged_cell_ranges or [])
         self._openpyxl = _has_error_cells(self.path)
         if self._openpyxl:
             import openpyxl
@@ -168,10 +169,38 @@ class Table:
         for cells in self._sheet.iter_rows():
             yield indent + [_as_openpyxl_reads(value) for value in cells]
 
+    def _merges(self, ranges: list) -> None:
+        """The sheet's merged cells: a range down one column of data rows shows its first cell's value
+        on every row it spans (rows of one employer, one date), and is read so (filled down, said in
+        the summary); another (across columns, or from the header) is read as stored, its first cell
+        only, and said too."""
+        from xlsxwriter.utility import xl_rowcol_to_cell
+
+        self._fill_down = {}  # first row (0-based) → [(column, last row)]
+        self.merged_filled, self.merged_not_filled = [], []
+        for (first_row, first_col), (last_row, last_col) in sorted(ranges):
+            name = f"{xl_rowcol_to_cell(first_row, first_col)}:{xl_rowcol_to_cell(last_row, last_col)}"
+            if first_row >= 1 and first_col == last_col and last_row > first_row:
+                self._fill_down.setdefault(first_row, []).append((first_col, last_row))
+                self.merged_filled.append(name)
+            elif last_row >= 1:
+                self.merged_not_filled.append(name)
+
     def _rows_xlsx(self) -> Iterator[tuple[int, list[Any]]]:
         rows = self._xlsx_rows()
         next(rows, None)  # the header
-        yield from enumerate(rows, start=2)
+        filling: dict[int, tuple[Any, int]] = {}  # column → (the merged value, its last row)
+        for index, cells in enumerate(rows, start=1):
+            if self._fill_down or filling:
+                filling = {c: kept for c, kept in filling.items() if kept[1] >= index}
+                for column, last in self._fill_down.get(index, ()):
+                    filling[column] = (cells[column] if column < len(cells) else None, last)
+                if filling:
+                    cells = list(cells) + [None] * (max(filling) + 1 - len(cells))
+                    for column, (value, _) in filling.items():
+                        if cells[column] is None:
+                            cells[column] = value
+            yield index + 1, cells
 
     def _open_parquet(self) -> None:
         import pyarrow.parquet as pq

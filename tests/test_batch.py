@@ -333,6 +333,25 @@ def test_out_read_back_as_in_is_decided_again_to_the_same_out(tmp_path, per_reco
     assert r2["training_hours"] == "16" and r2["enterprise-training-subsidy.outcome"] != "error"
 
 
+@pytest.mark.parametrize("per_record", [False, True])
+def test_cells_merged_down_a_column_are_read_as_the_sheet_shows_them(tmp_path, per_record):
+    # the rows under a merged 本市 read as hukou unknown, without a word
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["申请编号", "户籍", "备注", "x"])
+    for row in (["M1", "本市", "a", None], ["M2", None, None, None], ["M3", None, "c", None], ["M4", "外省市", "d", "e"]):
+        sheet.append(row)
+    sheet.merge_cells("B2:B4")
+    sheet.merge_cells("C5:D5")
+    book.save(tmp_path / "in.xlsx")
+    result = run("batch", tmp_path / "in.xlsx", "-o", tmp_path / "out.csv", *(["--per-record"] if per_record else []))
+    assert result.exit_code == 0, result.output
+    assert "merged cells filled down from their first cell, as the sheet shows them: B2:B4" in result.output
+    assert "merged cells across columns, read from their first cell only: C5:D5" in result.output
+    assert [row[:2] for row in read_csv(tmp_path / "out.csv")[1:]] == [
+        ["M1", "本市"], ["M2", "本市"], ["M3", "本市"], ["M4", "外省市"]]
+
+
 def test_bad_files_are_refused_with_a_message(tmp_path):
     broken = tmp_path / "broken.xlsx"
     broken.write_bytes(b"not a zip file")
