@@ -41,6 +41,8 @@ _SHAPES = [(re.compile(f"^{pattern}$", re.DOTALL), zh) for pattern, zh in [
     (r"unknown field; did you mean '(.+?)' \((.+)\)\?", r"不是已知字段；是否指“\1”（\2）？"),
     (r"is a formula error in the spreadsheet: correct the formula, or type the value",
      "是表格中的公式错误：请修正公式，或直接填写数值"),
+    (r"is a formula the spreadsheet has not calculated \(the file was written by a program\): open and save it in "
+     r"Excel, or type the value", "是表格尚未计算的公式（文件由程序生成）：请在 Excel 中打开并保存，或直接填写数值"),
     (r"must be a mapping of field → value, not (\w+)", r"应为“字段: 值”的映射，而非 \1"),
     (r"the row has cells past the header's (\d+) columns, which no field names \(an unquoted comma, or a column "
      r"without a header\?\): the row is not decided",

@@ -661,6 +661,9 @@ def cell_validator(kind: str, name: str) -> Callable[[Any], Any]:
 def _parse_cell(kind: CellKind, value: Any) -> Any:
     """A cell's value by its field's parser; a formula's error is no value of any field."""
     if isinstance(value, FormulaError):
+        if value.startswith("="):  # engine.tabular._uncalculated_formulas: its stored value is no result
+            raise ValueError("is a formula the spreadsheet has not calculated (the file was written by a program): "
+                             "open and save it in Excel, or type the value")
         raise ValueError("is a formula error in the spreadsheet: correct the formula, or type the value")
     return kind.parse(value)
 

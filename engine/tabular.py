@@ -138,6 +138,7 @@ class Table:
         self.sheet = self.sheet if self.sheet is not None else names[0]
         self.other_sheets = [name for name in names if name != self.sheet]
         self._merges(book.get_sheet_by_name(self.sheet).merged_cell_ranges or [])
+        self._uncalculated = _uncalculated_formulas(self.path, self.sheet)
         self._openpyxl = _has_error_cells(self.path)
         if self._openpyxl:
             import openpyxl
@@ -191,6 +192,10 @@ class Table:
         next(rows, None)  # the header
         filling: dict[int, tuple[Any, int]] = {}  # column → (the merged value, its last row)
         for index, cells in enumerate(rows, start=1):
+            if index in self._uncalculated:  # a formula whose stored value is no result: not a fact
+                cells = list(cells) + [None] * (max(self._uncalculated[index]) + 1 - len(cells))
+                for column, formula in self._uncalculated[index].items():
+                    cells[column] = FormulaError(formula)
             if self._fill_down or filling:
                 filling = {c: kept for c, kept in filling.items() if kept[1] >= index}
                 for column, last in self._fill_down.get(index, ()):
@@ -296,6 +301,62 @@ def _as_openpyxl_reads(value: Any) -> Any:
 
 
 _ERROR_CELL = re.compile(rb"""<c\b[^>]*\st\s*=\s*["']e["']""")
+
+
+_FORMULA_CELL = re.compile(rb"""<c\s+r=["']([A-Z]+)([0-9]+)["']([^>]*)>\s*<f\b[^>]*?(?:/>|>(.*?)</f>)\s*"""
+                           rb"""(?:(<v\s*/>|<v>\s*</v>)|<v>[^<]*</v>)?\s*(?:<is>.*?</is>\s*)?</c>""", re.S)
+
+
+def _uncalculated_formulas(path: Path, sheet: str) -> dict[int, dict[int, str]]:
+    """The formula cells of worksheet `sheet` whose stored value is no result, by row and column
+    (0-based) → the formula: one stored with no value, and every formula of a workbook that asks to be
+    calculated when it is opened (fullCalcOnLoad: openpyxl and XlsxWriter write their formulas so,
+    XlsxWriter with 0 as the value). calamine would read the first as an empty cell and the second as
+    0: a missing or wrong fact where the sheet, once opened, shows another."""
+    import html
+    import zipfile
+
+    with zipfile.ZipFile(path) as book:
+        workbook = book.read("xl/workbook.xml")
+        part = _sheet_part(book, workbook, sheet)
+        if part is None:
+            return {}
+        data = book.read(part)
+    if b"<f" not in data:
+        return {}
+    recalculated = re.search(rb"""<calcPr\b[^>]*\bfullCalcOnLoad\s*=\s*["'](?:1|true)["']""", workbook) is not None
+    found: dict[int, dict[int, str]] = {}
+    for match in _FORMULA_CELL.finditer(data):
+        letters, row, attributes, formula, no_value = match.groups()
+        if _ERROR_TYPE.search(attributes):  # its error (#DIV/0!) is what the sheet shows: a FormulaError already
+            continue
+        if not (recalculated or no_value is not None or match.group(0).find(b"<v") < 0):
+            continue
+        column = 0
+        for letter in letters.decode():
+            column = column * 26 + ord(letter) - 64
+        text = html.unescape(formula.decode()) if formula else "(shared formula)"
+        found.setdefault(int(row) - 1, {})[column - 1] = "=" + text
+    return found
+
+
+_ERROR_TYPE = re.compile(rb"""\bt\s*=\s*["']e["']""")
+
+
+def _sheet_part(book, workbook: bytes, sheet: str) -> str | None:
+    """The zip member holding worksheet `sheet`: its r:id in workbook.xml, its target in the rels."""
+    import html
+
+    for tag in re.findall(rb"<sheet\b[^>]*>", workbook):
+        name = re.search(rb"""\bname\s*=\s*["']([^"']*)["']""", tag)
+        rid = re.search(rb"""\br:id\s*=\s*["']([^"']*)["']""", tag)
+        if name and rid and html.unescape(name.group(1).decode()) == sheet:
+            rels = book.read("xl/_rels/workbook.xml.rels")
+            for relation in re.findall(rb"<Relationship\b[^>]*>", rels):
+                if re.search(rb"""\bId\s*=\s*["']""" + re.escape(rid.group(1)) + rb"""["']""", relation):
+                    target = re.search(rb"""\bTarget\s*=\s*["']([^"']*)["']""", relation).group(1).decode()
+                    return target.lstrip("/") if target.startswith("/") else "xl/" + target
+    return None
 
 
 def _has_error_cells(path: Path) -> bool:
@@ -608,8 +669,8 @@ def _cell_texts(frame, typed: bool, formulas_escaped: bool = True):
     if formulas_escaped:
         frame = _fix_fields(frame, lambda text: text.str.contains(_FORMULA), lambda text: pl.concat_str(pl.lit("'"), text))
     if typed:  # each typed cell as the per-record path writes it (after safe_text, which is for text)
-        frame = frame.with_columns(_csv_cells(frame.get_column(name)) for name, dtype in frame.schema.items()
-                                   if dtype == pl.String)
+        frame = frame.with_columns(_csv_cells(frame.get_column(name), formulas_escaped)
+                                   for name, dtype in frame.schema.items() if dtype == pl.String)
     return frame
 
 
@@ -648,12 +709,15 @@ def _line_texts(cells, lines):
     return lines.clone().scatter(written, texts)
 
 
-def _csv_cells(column):
-    """A text column with typed cells replaced by the text TableWriter._csv_cell makes of them."""
+def _csv_cells(column, formulas_escaped: bool = True):
+    """A text column with typed cells replaced by the text TableWriter._csv_cell makes of them (or,
+    not `formulas_escaped`, _cell_text): a typed cell that is text (a formula not calculated, =20*2)
+    is made safe as text is."""
     tokens = column.filter(column.str.starts_with(TYPED)).unique().to_list()
     if not tokens:
         return column
-    return column.replace(tokens, [TableWriter._cell_text(decode_cell(t)) for t in tokens])
+    text_of = TableWriter._csv_cell if formulas_escaped else TableWriter._cell_text
+    return column.replace(tokens, [text_of(decode_cell(t)) for t in tokens])
 
 
 def _unique(names: list[str]) -> list[str]:

@@ -352,6 +352,44 @@ def test_cells_merged_down_a_column_are_read_as_the_sheet_shows_them(tmp_path, p
         ["M1", "本市"], ["M2", "本市"], ["M3", "本市"], ["M4", "外省市"]]
 
 
+def _formula_workbook(path: Path, calculated: bool) -> None:
+    """A roster whose hours and fee are formulas: as openpyxl saves them (no value, calculated when
+    opened), or as Excel saves them (the value stored, no recalculation asked for)."""
+    import zipfile
+
+    book = openpyxl.Workbook()
+    book.active.append(["申请编号", "培训课时", "培训费用"])
+    book.active.append(["F1", "=20*2", "=1000+200"])
+    book.save(path)
+    if calculated:
+        with zipfile.ZipFile(path) as source:
+            parts = {name: source.read(name) for name in source.namelist()}
+        parts["xl/workbook.xml"] = parts["xl/workbook.xml"].replace(b' fullCalcOnLoad="1"', b"")
+        parts["xl/worksheets/sheet1.xml"] = parts["xl/worksheets/sheet1.xml"].replace(
+            b"<f>20*2</f><v />", b"<f>20*2</f><v>40</v>").replace(b"<f>1000+200</f><v />", b"<f>1000+200</f><v>1200</v>")
+        with zipfile.ZipFile(path, "w") as target:
+            for name, data in parts.items():
+                target.writestr(name, data)
+
+
+@pytest.mark.parametrize("per_record", [False, True])
+def test_a_formula_the_sheet_has_not_calculated_is_a_row_error_not_a_missing_fact(tmp_path, per_record):
+    # a workbook written by a program (openpyxl, pandas) holds its formulas without their values: read
+    # as empty cells, the hours and fee were unknown facts; XlsxWriter stores 0 as the value
+    flags = ["--per-record"] if per_record else []
+    _formula_workbook(tmp_path / "program.xlsx", calculated=False)
+    result = run("batch", tmp_path / "program.xlsx", "-o", tmp_path / "out.csv", *flags)
+    assert result.exit_code == 1, result.output
+    errors = read_csv(tmp_path / "out.errors.csv")
+    assert [row[:4] for row in errors[1:]] == [["2", "F1", "training_hours", "'=20*2"], ["2", "F1", "training_fee", "'=1000+200"]]
+    assert "has not calculated" in errors[1][4] and "尚未计算的公式" in errors[1][5]
+    # saved by Excel: the stored values are the results, and are read
+    _formula_workbook(tmp_path / "excel.xlsx", calculated=True)
+    result = run("batch", tmp_path / "excel.xlsx", "-o", tmp_path / "excel-out.csv", *flags)
+    assert result.exit_code == 0, result.output
+    assert read_csv(tmp_path / "excel-out.csv")[1][:3] == ["F1", "40", "1200"]
+
+
 def test_bad_files_are_refused_with_a_message(tmp_path):
     broken = tmp_path / "broken.xlsx"
     broken.write_bytes(b"not a zip file")
