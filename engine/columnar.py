@@ -1307,8 +1307,7 @@ class _Compiled:
                     "undetermined": (in_force & root.is_null())}
         for name, rule, code in plan.given_effects:
             given = _or_all([outcomes[o].fill_null(False) for o in rule.for_outcomes])
-            self.outputs[f"{pid}.{name}"] = (pl.when(given & (pl.col(code.status) == 0))
-                                             .then(_as_text(code.value, rule.money)).otherwise(pl.lit(None, pl.String)))
+            self.outputs[f"{pid}.{name}"] = pl.when(given & (pl.col(code.status) == 0)).then(_as_text(code.value, rule.money))
 
         # The reason key: what reason_code depends on, packed into one integer (see the module doc).
         # Bits 0–1: the state (0 out of force, 1 ineligible, 2 undetermined, 3 eligible). Then, by
@@ -1428,9 +1427,13 @@ class _Compiled:
 def _as_text(value: _Val, money: bool) -> pl.Expr:
     """A value as engine.batch.effect_cell writes it: an enumeration's code, money to the fen, a number
     in plain notation without trailing zeros (its held integer is value × 10**scale)."""
-    if value.kind == "enum":
+    if value.kind == "enum":  # an Enum of the codes, chosen by member index: a few comparisons a row, no strings
         codes = [m.value for m in _members(value.enum)]
-        return value.expr.replace_strict(list(range(len(codes))), codes, return_dtype=pl.String)
+        dtype = pl.Enum(codes)
+        chain = None
+        for index, code in enumerate(codes):
+            chain = (pl.when(value.expr == index) if chain is None else chain.when(value.expr == index)).then(pl.lit(code, dtype))
+        return chain.otherwise(pl.lit(None, dtype))
     if value.kind == "bool":
         return pl.when(value.expr).then(pl.lit("true")).otherwise(pl.lit("false"))
     if value.kind != "number":
