@@ -177,7 +177,11 @@ def effect_cell(decision, name: str) -> str | None:
         return "true" if value else "false"
     if isinstance(value, Decimal):
         return f"{value:.2f}" if decision.programme.effect[name].money else format_decimal(value)
-    return value.value  # a LabelledEnum member
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, tuple):  # a list of members
+        return ";".join(member.value for member in value)
+    return value.value if hasattr(value, "value") else str(value)  # a LabelledEnum member, or text
 
 
 def read_row(columns: list[tuple[int, str]], width: int, cells: list[Any],

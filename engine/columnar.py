@@ -1303,11 +1303,17 @@ class _Compiled:
             self.outputs[f"{pid}.amount"] = pl.lit(None, AMOUNT_DTYPE)
         # OUT's effect columns, as engine.batch.effect_cell writes them: given for the outcomes the rule
         # names, where its value is computed (status 0)
-        outcomes = {"eligible": (in_force & root), "ineligible": (in_force.not_() | root.not_()),
+        # out of force, decide gives no effect at all (_not_in_force): only a decided outcome has one
+        outcomes = {"eligible": (in_force & root), "ineligible": (in_force & root.not_()),
                     "undetermined": (in_force & root.is_null())}
         for name, rule, code in plan.given_effects:
             given = _or_all([outcomes[o].fill_null(False) for o in rule.for_outcomes])
-            self.outputs[f"{pid}.{name}"] = pl.when(given & (pl.col(code.status) == 0)).then(_as_text(code.value, rule.money))
+            try:
+                text = _as_text(code.value, rule.money)
+            except ColumnarError as error:  # named where the rule is, as the compiler's own refusals are
+                raise ColumnarError(f"cannot compile programme '{pid}' ({plan.programme.file}:{plan.programme.line}), "
+                                    f"effect '{name}', column-wise: {error}") from None
+            self.outputs[f"{pid}.{name}"] = pl.when(given & (pl.col(code.status) == 0)).then(text)
 
         # The reason key: what reason_code depends on, packed into one integer (see the module doc).
         # Bits 0–1: the state (0 out of force, 1 ineligible, 2 undetermined, 3 eligible). Then, by
@@ -1436,6 +1442,10 @@ def _as_text(value: _Val, money: bool) -> pl.Expr:
         return chain.otherwise(pl.lit(None, dtype))
     if value.kind == "bool":
         return pl.when(value.expr).then(pl.lit("true")).otherwise(pl.lit("false"))
+    if value.kind == "date":
+        return value.expr.dt.to_string("%Y-%m-%d")
+    if value.kind == "text":
+        return value.expr
     if value.kind != "number":
         raise ColumnarError(f"an effect of kind {value.kind} cannot be written column-wise")
     held, scale = value.expr, value.scale

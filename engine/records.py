@@ -117,7 +117,7 @@ def _to_decimal(value: Any) -> Decimal:
     elif isinstance(value, str):
         # spaces around it go; a space inside it may only separate thousands, as a comma does
         # ("1 200"): "12 00" or "2 4" is a typing slip to refuse, not 1200 or 24
-        text = ",".join(_nfkc(value).split())
+        text = ",".join(re.sub(r"\s*,\s*", ",", _nfkc(value).strip()).split())  # "1, 200" is 1,200
         if not text or not any(c.isdigit() for c in text) or not _NUMBER.fullmatch(text):
             raise ValueError("is not valid; expected a number like 1200 or 1,200.50")
         number = Decimal(text.replace(",", ""))
@@ -190,7 +190,10 @@ def _to_country(value: Any) -> str:
     code = _nfkc(_to_text(value)).upper()
     if not re.fullmatch(r"[A-Z]{2,3}", code):
         raise ValueError("is not valid; expected an ISO country code such as CN")
-    return code
+    return _CHINA.get(code, code)
+
+
+_CHINA = {"CHN": "CN"}  # China's three-letter code (as passports write it) is the two-letter one the rules read
 
 
 def _member_parser(enum: type[LabelledEnum], without: tuple[LabelledEnum, ...] = ()) -> Callable[[Any], LabelledEnum]:

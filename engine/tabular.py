@@ -200,7 +200,8 @@ class Table:
                 filling = {c: kept for c, kept in filling.items() if kept[1] >= index}
                 for column, last in self._fill_down.get(index, ()):
                     filling[column] = (cells[column] if column < len(cells) else None, last)
-                if filling:
+                # a row with no data of its own stays blank: a merge running over empty rows fills none
+                if filling and any(c is not None and c != "" for i, c in enumerate(cells) if i not in filling):
                     cells = list(cells) + [None] * (max(filling) + 1 - len(cells))
                     for column, (value, _) in filling.items():
                         if cells[column] is None:
@@ -330,6 +331,8 @@ def _uncalculated_formulas(path: Path, sheet: str) -> dict[int, dict[int, str]]:
         letters, row, attributes, formula, no_value = match.groups()
         if _ERROR_TYPE.search(attributes):  # its error (#DIV/0!) is what the sheet shows: a FormulaError already
             continue
+        if not recalculated and _TEXT_TYPE.search(attributes):  # a text result, "" included (=IF(…,"",…)):
+            continue                                             # Excel stores that as an empty <v>
         if not (recalculated or no_value is not None or match.group(0).find(b"<v") < 0):
             continue
         column = 0
@@ -341,20 +344,26 @@ def _uncalculated_formulas(path: Path, sheet: str) -> dict[int, dict[int, str]]:
 
 
 _ERROR_TYPE = re.compile(rb"""\bt\s*=\s*["']e["']""")
+_TEXT_TYPE = re.compile(rb"""\bt\s*=\s*["']str["']""")
+_ATTRIBUTE = rb"""\b%s\s*=\s*(?:"([^"]*)"|'([^']*)')"""  # either quote, the other one allowed inside
+
+
+def _attribute(tag: bytes, name: bytes) -> str | None:
+    import html
+
+    found = re.search(_ATTRIBUTE % name, tag)
+    return html.unescape((found.group(1) if found.group(1) is not None else found.group(2)).decode()) if found else None
 
 
 def _sheet_part(book, workbook: bytes, sheet: str) -> str | None:
     """The zip member holding worksheet `sheet`: its r:id in workbook.xml, its target in the rels."""
-    import html
-
     for tag in re.findall(rb"<sheet\b[^>]*>", workbook):
-        name = re.search(rb"""\bname\s*=\s*["']([^"']*)["']""", tag)
-        rid = re.search(rb"""\br:id\s*=\s*["']([^"']*)["']""", tag)
-        if name and rid and html.unescape(name.group(1).decode()) == sheet:
+        rid = _attribute(tag, rb"r:id")
+        if rid is not None and _attribute(tag, rb"name") == sheet:
             rels = book.read("xl/_rels/workbook.xml.rels")
             for relation in re.findall(rb"<Relationship\b[^>]*>", rels):
-                if re.search(rb"""\bId\s*=\s*["']""" + re.escape(rid.group(1)) + rb"""["']""", relation):
-                    target = re.search(rb"""\bTarget\s*=\s*["']([^"']*)["']""", relation).group(1).decode()
+                target = _attribute(relation, rb"Target")
+                if _attribute(relation, rb"Id") == rid and target is not None:
                     return target.lstrip("/") if target.startswith("/") else "xl/" + target
     return None
 

@@ -293,11 +293,8 @@ def test_out_carries_each_programme_s_effect_beside_its_outcome(tmp_path, per_re
               [["R1", "技师", "是", "外省市", "2024-06-01", "是", "民营", "engineering", "是", "是", "2015-01-01", "在职"],
                ["R2", "大师", "是", "外省市", "2024-06-01", "是", "民营", "engineering", "是", "是", "2015-01-01", "在职"]])
     firms = tmp_path / "firms.csv"
-    write_csv(firms, ["applicant_id", "record_type", "staff_education_spend", "frontline_education_spend"],
-              [["E1", "enterprise", "900000", "500000"]])
     flags = ["--per-record"] if per_record else []
     assert run("batch", people, "-o", tmp_path / "people-out.csv", *flags).exit_code == 1  # R2's level is refused
-    assert run("batch", firms, "-o", tmp_path / "firms-out.csv", *flags).exit_code == 0
     header, r1, r2 = read_csv(tmp_path / "people-out.csv")
     decided, refused = dict(zip(header, r1)), dict(zip(header, r2))
     assert decided["residence-points-skill.outcome"] == "eligible" and decided["residence-points-skill.points"] == "100"
@@ -305,11 +302,17 @@ def test_out_carries_each_programme_s_effect_beside_its_outcome(tmp_path, per_re
     assert decided["engineer-to-skill-assessment.may_sit_from"] == ""  # not eligible: no title held
     assert header.index("residence-points-skill.points") == header.index("residence-points-skill.reason") + 1
     assert refused["residence-points-skill.outcome"] == "error" and refused["residence-points-skill.points"] == ""
-    header, e1 = read_csv(tmp_path / "firms-out.csv")
-    firm = dict(zip(header, e1))
+    write_csv(firms, ["applicant_id", "record_type", "staff_education_spend", "frontline_education_spend", "as_of"],
+              [["E1", "enterprise", "900000", "500000", "2024-06-01"], ["E2", "enterprise", "100000", "50000", "2017-12-31"]])
+    assert run("batch", firms, "-o", tmp_path / "firms-out.csv", *flags).exit_code == 0
+    header, e1, e2 = read_csv(tmp_path / "firms-out.csv")
+    firm, early = dict(zip(header, e1)), dict(zip(header, e2))
     assert firm["staff-education-fund-frontline-share.outcome"] == "ineligible"
     assert firm["staff-education-fund-frontline-share.shortfall"] == "40000.00"  # given when it fails, too
     assert firm["residence-points-skill.points"] == ""  # a person's programme, on an enterprise row
+    # before the programme is in force it decides nothing, no shortfall either (column-wise gave 10000.00)
+    assert early["staff-education-fund-frontline-share.reason"] == "fail:not-in-force"
+    assert early["staff-education-fund-frontline-share.shortfall"] == ""
 
 
 @pytest.mark.parametrize("per_record", [False, True])
@@ -350,6 +353,14 @@ def test_cells_merged_down_a_column_are_read_as_the_sheet_shows_them(tmp_path, p
     assert "merged cells across columns, read from their first cell only: C5:D5" in result.output
     assert [row[:2] for row in read_csv(tmp_path / "out.csv")[1:]] == [
         ["M1", "本市"], ["M2", "本市"], ["M3", "本市"], ["M4", "外省市"]]
+    # a merge running over rows with no data of their own leaves them blank rows (they became refused rows)
+    for row in ([None] * 4, [None] * 4, ["M5", "外省市", None, None]):
+        sheet.append(row)
+    sheet.merge_cells("B5:B7")
+    book.save(tmp_path / "in.xlsx")
+    result = run("batch", tmp_path / "in.xlsx", "-o", tmp_path / "out2.csv", *(["--per-record"] if per_record else []))
+    assert result.exit_code == 0, result.output
+    assert "rows with no data, left out of OUT: 2 (row 6, 7)" in result.output
 
 
 def _formula_workbook(path: Path, calculated: bool) -> None:
@@ -388,6 +399,34 @@ def test_a_formula_the_sheet_has_not_calculated_is_a_row_error_not_a_missing_fac
     result = run("batch", tmp_path / "excel.xlsx", "-o", tmp_path / "excel-out.csv", *flags)
     assert result.exit_code == 0, result.output
     assert read_csv(tmp_path / "excel-out.csv")[1][:3] == ["F1", "40", "1200"]
+    # a sheet whose name holds an apostrophe is found too (its stored 0 was read as 0 hours)
+    import xlsxwriter
+
+    book = xlsxwriter.Workbook(tmp_path / "named.xlsx")
+    sheet = book.add_worksheet("Tom's")
+    sheet.write_row(0, 0, ["applicant_id", "training_hours"])
+    sheet.write_row(1, 0, ["P1"])
+    sheet.write_formula(1, 1, "=20+10")
+    book.close()
+    assert run("batch", tmp_path / "named.xlsx", "-o", tmp_path / "named-out.csv", *flags).exit_code == 1
+    assert read_csv(tmp_path / "named-out.errors.csv")[1][2:4] == ["training_hours", "'=20+10"]
+
+
+def test_an_excel_formula_whose_result_is_empty_text_is_read_as_blank(tmp_path):
+    # Excel stores =IF(…,"",…) with an empty value: that is its result, not a formula left uncalculated
+    import zipfile
+
+    _formula_workbook(tmp_path / "in.xlsx", calculated=True)
+    with zipfile.ZipFile(tmp_path / "in.xlsx") as source:
+        parts = {name: source.read(name) for name in source.namelist()}
+    parts["xl/worksheets/sheet1.xml"] = parts["xl/worksheets/sheet1.xml"].replace(
+        b'<c r="B2"><f>20*2</f><v>40</v></c>', b'<c r="B2" t="str"><f>IF(A2="x","24","")</f><v></v></c>')
+    with zipfile.ZipFile(tmp_path / "in.xlsx", "w") as target:
+        for name, data in parts.items():
+            target.writestr(name, data)
+    result = run("batch", tmp_path / "in.xlsx", "-o", tmp_path / "out.csv")
+    assert result.exit_code == 0, result.output
+    assert read_csv(tmp_path / "out.csv")[1][:3] == ["F1", "", "1200"]
 
 
 def test_bad_files_are_refused_with_a_message(tmp_path):

@@ -62,6 +62,25 @@ def test_lint_finds_a_rule_the_batch_cannot_compile(rules_copy):
     assert "division by a value that is not a constant" in result.output
 
 
+def test_an_effect_that_is_a_date_is_linted_and_written_alike_on_both_batch_paths(rules_copy, tmp_path):
+    # a date-valued effect stopped the column-wise batch and gave the per-record one a traceback
+    path = rules_copy / "programmes" / "special-allowance-pool.yaml"
+    path.write_text(path.read_text(encoding="utf-8") + "effect:\n  certificate_held_since:\n    value: skill_cert_date\n"
+                    "    says: {zh: 证书取得日期, en: certificate held since}\n", encoding="utf-8")
+    assert run("rules", "lint", rules_copy).exit_code == 0
+    source = tmp_path / "in.csv"
+    source.write_text("applicant_id,skill_level,skill_cert_date,as_of\nP1,技师,2019-07-01,2024-06-01\n", encoding="utf-8")
+    outputs = []
+    for flags in ([], ["--per-record"]):
+        out = tmp_path / f"out{len(flags)}.csv"
+        result = run("batch", source, "-o", out, "--rules", rules_copy, *flags)
+        assert result.exit_code == 0, result.output
+        outputs.append(out.read_bytes())
+        header, row = [line.split(",") for line in out.read_text(encoding="utf-8-sig").splitlines()]
+        assert dict(zip(header, row))["special-allowance-pool.certificate_held_since"] == "2019-07-01"
+    assert outputs[0] == outputs[1]
+
+
 def test_coverage_reports_every_condition_and_lists_gaps(tmp_path):
     case = tmp_path / "one.yaml"
     case.write_text("""programme: apprenticeship-training-subsidy

@@ -169,7 +169,8 @@ def test_bad_dates(cell, message):
 
 @pytest.mark.parametrize("cell, value", [
     (" 24 ", Decimal("24")), ("1,000", Decimal("1000")), ("1,234,567.50", Decimal("1234567.50")),
-    ("１，０００", Decimal("1000")), ("1 000", Decimal("1000")), (0.1, Decimal("0.1")), (24, Decimal("24")),
+    ("１，０００", Decimal("1000")), ("1 000", Decimal("1000")), ("1, 200", Decimal("1200")), ("1 ,200", Decimal("1200")),
+    (0.1, Decimal("0.1")), (24, Decimal("24")),
     (Decimal("2.5"), Decimal("2.5")), ("0", Decimal("0"))])
 def test_money_and_hours_are_exact_decimals(cell, value):
     record = parse(training_hours=cell, training_fee=cell)
@@ -471,3 +472,10 @@ def test_arbitrary_text_cells_give_a_record_or_a_record_error(data):
         parse_record({"applicant_id": "P", **data}, default_as_of=AS_OF)
     except RecordError as error:
         assert {p.field for p in error.problems} <= set(FACT_TYPES["person"])
+
+
+@pytest.mark.parametrize("cell", ["CHN", "chn", "CN", " cn "])
+def test_china_s_three_letter_code_is_its_two_letter_one(cell):
+    # the hukou programmes read nationality == "CN": CHN, as a passport writes it, made a citizen foreign
+    assert parse(nationality=cell).nationality == "CN"
+
