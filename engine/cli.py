@@ -92,16 +92,14 @@ def check(file: str | None, as_of: date | None, fmt: str, lang: str, programmes:
         raise click.BadParameter(f"unknown programme {', '.join(unknown)}; `python cli.py programmes` lists them",
                                  param_hint="--programme")
     default_as_of = as_of or date.today()
+    _programmes_of_the_record_type(ruleset, programmes, _record_type_given(data))  # before an interview is saved
     if ask:
         data = _interview(ruleset, data, default_as_of, lang, save, list(programmes) or None)
     try:
         record = parse_record(data, default_as_of=default_as_of)
     except RecordError as error:  # said in the language asked for, where the file gives the field
         raise UserError("\n".join(_located(error, data, file, given, lang))) from None
-    other_type = [p for p in programmes if ruleset.programmes[p].record_type != record.record_type]
-    if other_type:  # it would give no decision at all, and exit 0
-        raise click.BadParameter(f"{', '.join(other_type)} decides {ruleset.programmes[other_type[0]].record_type} "
-                                 f"records; this record's record_type is {record.record_type}", param_hint="--programme")
+    _programmes_of_the_record_type(ruleset, programmes, record.record_type)
     if as_of is not None and record.as_of != as_of:  # the record's own date wins: say so, not silently
         click.echo(f"note: the record gives as_of {record.as_of}, which is used; --as-of {as_of} is for a record "
                    f"without one (--set as_of={as_of} replaces the record's)", err=True)
@@ -110,6 +108,27 @@ def check(file: str | None, as_of: date | None, fmt: str, lang: str, programmes:
         click.echo(to_json(decisions))
     else:
         click.echo(to_text(decisions, lang, explain or bool(programmes)), nl=False)
+
+
+def _record_type_given(data: dict) -> str | None:
+    """The record type the record gives (person unless it says otherwise); None if it gives a bad one."""
+    from engine.records import field_for_header, is_blank, record_type_of
+
+    for key, value in data.items():
+        if field_for_header(key) == "record_type" and not is_blank(value):
+            try:
+                return record_type_of(value)
+            except ValueError:
+                return None  # parse_record says what is wrong with it
+    return "person"
+
+
+def _programmes_of_the_record_type(ruleset, programmes: tuple[str, ...], record_type: str | None) -> None:
+    """--programme of the other record type would give no decision at all, and exit 0: bad usage."""
+    other_type = [p for p in programmes if record_type is not None and ruleset.programmes[p].record_type != record_type]
+    if other_type:
+        raise click.BadParameter(f"{', '.join(other_type)} decides {ruleset.programmes[other_type[0]].record_type} "
+                                 f"records; this record's record_type is {record_type}", param_hint="--programme")
 
 
 def _located(error, data: dict, file: str | None, given: dict[str, str], lang: str) -> list[str]:

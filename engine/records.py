@@ -538,12 +538,18 @@ class RecordError(UserError):
 # ---------------------------------------------------------------------------------------------
 # Parsing a record from a mapping (YAML, JSON, a spreadsheet row)
 
+# Chinese labels a field had before, still read as it: a roster made with the old template goes on working
+_FORMER_LABELS = {"education_surcharges_due": ("本年应缴教育费附加",)}  # now names both surcharges
+
+
 def _key_index(model: type[_RecordBase]) -> dict[str, str]:
-    """Every accepted header (field name or Chinese label), normalised → field name."""
+    """Every accepted header (field name, Chinese label or a former label), normalised → field name."""
     index = {}
     for name, spec in model.FIELDS.items():
         index[normalise_label(name)] = name
         index[normalise_label(spec.label)] = name
+        for former in _FORMER_LABELS.get(name, ()):
+            index[normalise_label(former)] = name
     return index
 
 

@@ -232,6 +232,13 @@ def test_a_programme_of_the_other_record_type_is_bad_usage_not_an_empty_answer()
     assert "individual-skill-subsidy decides person records; this record's record_type is enterprise" in result.output
 
 
+def test_an_interview_for_a_programme_of_the_other_record_type_is_refused_before_anything_is_saved(tmp_path):
+    saved = tmp_path / "saved.yaml"  # it interviewed, saved a person record, then said --programme was bad
+    result = run("check", "--ask", "--programme", "staff-education-pretax-deduction", "--save", saved, input="E-1\n")
+    assert result.exit_code == 2 and "decides enterprise records; this record's record_type is person" in result.output
+    assert not saved.exists()
+
+
 def test_set_by_chinese_label_overrides_the_file_s_field(tmp_path):
     record = tmp_path / "r.yaml"
     record.write_text("applicant_id: X\nas_of: 2024-05-01\ntraining_hours: 30\n", encoding="utf-8")

@@ -479,3 +479,11 @@ def test_china_s_three_letter_code_is_its_two_letter_one(cell):
     # the hukou programmes read nationality == "CN": CHN, as a passport writes it, made a citizen foreign
     assert parse(nationality=cell).nationality == "CN"
 
+
+def test_a_former_chinese_label_is_still_read_as_its_field():
+    # the label now names both surcharges; a roster made with the old template keeps working
+    from engine.records import field_for_header
+
+    assert field_for_header("本年应缴教育费附加") == field_for_header("本年应缴教育费附加和地方教育附加") \
+        == "education_surcharges_due"
+
