@@ -369,14 +369,14 @@ def run_batch(ruleset: Ruleset, rules_dir: Path, in_path: Path, out_path: Path, 
             if progress:
                 progress(chunk.summary.rows)
         summary.blank_rows.merge(table.blank_rows)
-        writer.commit()
         if explain_stream is not None:
             explain_stream.close()
-            finished(explain_temp, explain_path)
+        writer.commit([(explain_temp, explain_path)] if explain_stream is not None else [])  # all in place, or none
     except BaseException:
         writer.abort()
         if explain_stream is not None:
-            explain_stream.close()
+            if not explain_stream.closed:
+                explain_stream.close()
             finished(explain_temp, None)
         raise
     summary.outputs = writer.outputs + ([explain_path] if explain_path else [])

@@ -618,20 +618,36 @@ class TableWriter:
                     self._flush_parquet(which)
                 self._parquet_writers[which].close()
 
-    def commit(self) -> None:
-        """Put every file in place, OUT last: OUT appears only with its errors file beside it. If a
-        rename fails, the files already put in place are removed again and the error raised."""
+    def commit(self, also: list[tuple[Path, Path]] = ()) -> None:
+        """Put every file in place — its errors file and `also` ((temporary, target): the --explain
+        file), then OUT last — as one step: a file already at a target is set aside first, and if any
+        rename fails, what was placed is removed, what was set aside is put back, and the error is
+        raised. Either every output is the new one, or none is."""
         self._close()
+        steps = [pair for pair in self._temporaries if pair[1] != self.path] + list(also) \
+            + [pair for pair in self._temporaries if pair[1] == self.path]
         placed: list[Path] = []
+        set_aside: list[tuple[Path, Path]] = []
         try:
-            for temporary, target in reversed(self._temporaries):  # OUT was started first
+            for temporary, target in steps:
+                if target.exists():
+                    handle, name = tempfile.mkstemp(prefix=f".{target.name[:40]}.", suffix=".old", dir=target.parent)
+                    os.close(handle)
+                    os.replace(target, name)
+                    set_aside.append((Path(name), target))
                 finished(temporary, target)
                 placed.append(target)
         except BaseException:
             for target in placed:
                 target.unlink(missing_ok=True)
+            for old, target in set_aside:
+                os.replace(old, target)
+            for temporary, _ in also:
+                finished(temporary, None)
             self.abort()
             raise
+        for old, _ in set_aside:
+            old.unlink(missing_ok=True)
         self._temporaries = []
 
     def abort(self) -> None:

@@ -492,6 +492,44 @@ def test_out_is_put_in_place_last_and_taken_back_if_a_file_cannot_be(tmp_path, m
     assert result.exit_code == 2 and "cannot write" in result.output and "no output was written" in result.output
     assert "Traceback" not in result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]  # the errors file, placed first, taken back
+    # an earlier run's OUT and errors file are put back as they were (the errors file was lost)
+    (tmp_path / "out.csv").write_text("OLD OUT\n")
+    (tmp_path / "out.errors.csv").write_text("OLD ERRORS\n")
+    assert run("batch", tmp_path / "in.csv", "-o", tmp_path / "out.csv").exit_code == 2
+    assert (tmp_path / "out.csv").read_text() == "OLD OUT\n" and (tmp_path / "out.errors.csv").read_text() == "OLD ERRORS\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "out.csv", "out.errors.csv"]
+
+
+def test_outputs_with_explain_are_all_put_in_place_or_none(tmp_path, monkeypatch):
+    from engine import tabular
+
+    write_csv(tmp_path / "in.csv", ["applicant_id", "training_hours"], [["A-1", "24"], ["A-2", "abc"]])
+    real = tabular.finished
+
+    def failing(temporary, target):
+        if target is not None and target.name == "e.jsonl":
+            raise OSError(1, "Operation not permitted", str(target))
+        real(temporary, target)
+
+    monkeypatch.setattr(tabular, "finished", failing)
+    result = run("batch", tmp_path / "in.csv", "-o", tmp_path / "out.csv", "--explain", tmp_path / "e.jsonl")
+    assert result.exit_code == 2 and "no output was written" in result.output  # OUT had been left in place
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]
+
+
+@pytest.mark.parametrize("per_record", [False, True])
+def test_parquet_out_is_put_in_place_after_its_errors_file(tmp_path, monkeypatch, per_record):
+    # its errors buffer could fill first: OUT was then placed first, whatever the order meant
+    from engine import tabular
+
+    write_csv(tmp_path / "in.csv", ["applicant_id", "training_hours", "training_fee", "contract_months"],
+              [[f"A-{i}", "abc", "x", "y"] for i in range(4_500)])  # 13,500 errors: their buffer fills first
+    order, real = [], tabular.finished
+    monkeypatch.setattr(tabular, "finished", lambda temporary, target: (order.append(target and target.name),
+                                                                         real(temporary, target)))
+    assert run("batch", tmp_path / "in.csv", "-o", tmp_path / "out.parquet", *(["--per-record"] if per_record else [])
+               ).exit_code == 1
+    assert [name for name in order if name] == ["out.errors.parquet", "out.parquet"]
 
 
 @pytest.mark.parametrize("per_record", [False, True])
