@@ -166,9 +166,12 @@ def decision_header(ruleset: Ruleset) -> list[str]:
             for c in ("outcome", "amount", "reason", *ruleset.programmes[p].effect)]
 
 
-def effect_cell(decision, name: str) -> str | None:
-    """An effect's value as OUT's text: an enumeration's code, money to the fen, a number without
-    trailing zeros; empty where the outcome gives no such effect or its value is not known."""
+def effect_cell(decision, name: str) -> Any:
+    """An effect's value as OUT's cell: an enumeration's code, money to the fen (a Decimal, as an
+    amount), a whole number as an integer, another number as text without trailing zeros, a date in
+    ISO form; empty where the outcome gives no such effect or its value is not known. (Column-wise,
+    columnar._effect_cells; a rule whose numbers have a fraction only sometimes would write a whole
+    one as text there, as an integer here: no rule has one.)"""
     result = (decision.effect or {}).get(name)
     value = result.value if result is not None else None
     if value is None or is_missing(value):
@@ -176,7 +179,9 @@ def effect_cell(decision, name: str) -> str | None:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, Decimal):
-        return f"{value:.2f}" if decision.programme.effect[name].money else format_decimal(value)
+        if decision.programme.effect[name].money:
+            return value.quantize(Decimal("0.01"))
+        return int(value) if value == value.to_integral_value() else format_decimal(value)
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, tuple):  # a list of members

@@ -1279,6 +1279,7 @@ class _Compiled:
         self.facts_used = sorted(compiler.facts_used | {"as_of"})
         self.stages = compiler.stages
         self.fen: set[str] = set()
+        self.enum_effects: dict[str, pl.Series] = {}  # an enumerated effect's codes, by output column
         self.outputs: dict[str, pl.Expr] = {}
         self.keys: dict[str, pl.Expr] = {}
         for plan in self.plans:
@@ -1309,11 +1310,17 @@ class _Compiled:
         for name, rule, code in plan.given_effects:
             given = _or_all([outcomes[o].fill_null(False) for o in rule.for_outcomes])
             try:
-                text = _as_text(code.value, rule.money)
+                cell = _effect_cells(code.value, rule.money)
             except ColumnarError as error:  # named where the rule is, as the compiler's own refusals are
                 raise ColumnarError(f"cannot compile programme '{pid}' ({plan.programme.file}:{plan.programme.line}), "
                                     f"effect '{name}', column-wise: {error}") from None
-            self.outputs[f"{pid}.{name}"] = pl.when(given & (pl.col(code.status) == 0)).then(text)
+            self.outputs[f"{pid}.{name}"] = pl.when(given & (pl.col(code.status) == 0)).then(cell)
+            if rule.money and code.value.kind == "number":  # whole fen, as the amount: a view after the query
+                self.outputs[f"{pid}.{name}"] = self.outputs[f"{pid}.{name}"].cast(pl.Decimal(38, 0))
+                self.fen.add(f"{pid}.{name}")
+            if code.value.kind == "enum":  # the member index: its code is looked up after the query
+                self.enum_effects[f"{pid}.{name}"] = pl.Series([m.value for m in _members(code.value.enum)],
+                                                               dtype=pl.Enum([m.value for m in _members(code.value.enum)]))
 
         # The reason key: what reason_code depends on, packed into one integer (see the module doc).
         # Bits 0–1: the state (0 out of force, 1 ineligible, 2 undetermined, 3 eligible). Then, by
@@ -1414,7 +1421,13 @@ class _Compiled:
             columns.append(_fen_to_decimal(amount) if f"{pid}.amount" in self.fen else amount)
             if reasons:
                 columns.append(self.reason_column(plan, out.get_column(plan.key_word)))
-            columns += [out.get_column(f"{pid}.{name}") for name, _, _ in plan.given_effects]
+            for name, _, _ in plan.given_effects:
+                effect = out.get_column(f"{pid}.{name}")
+                if f"{pid}.{name}" in self.fen:
+                    effect = _fen_to_decimal(effect)
+                elif f"{pid}.{name}" in self.enum_effects:  # one gather from the codes, null where none
+                    effect = self.enum_effects[f"{pid}.{name}"].gather(effect).alias(effect.name)
+                columns.append(effect)
         return pl.DataFrame(columns, height=out.height) if columns else pl.DataFrame(height=out.height)
 
     def reason_column(self, plan: _Plan, keys: pl.Series) -> pl.Series:
@@ -1430,16 +1443,13 @@ class _Compiled:
         return reasons.alias(f"{plan.programme.id}.reason")
 
 
-def _as_text(value: _Val, money: bool) -> pl.Expr:
-    """A value as engine.batch.effect_cell writes it: an enumeration's code, money to the fen, a number
-    in plain notation without trailing zeros (its held integer is value × 10**scale)."""
-    if value.kind == "enum":  # an Enum of the codes, chosen by member index: a few comparisons a row, no strings
-        codes = [m.value for m in _members(value.enum)]
-        dtype = pl.Enum(codes)
-        chain = None
-        for index, code in enumerate(codes):
-            chain = (pl.when(value.expr == index) if chain is None else chain.when(value.expr == index)).then(pl.lit(code, dtype))
-        return chain.otherwise(pl.lit(None, dtype))
+def _effect_cells(value: _Val, money: bool) -> pl.Expr:
+    """An effect's column, its cells as engine.batch.effect_cell gives them: an enumeration's code (an
+    Enum), money as whole fen (Decimal once viewed), a whole number as an integer, another number as
+    text in plain notation without trailing zeros (its held integer is value × 10**scale), a date in
+    ISO form. No text is made where a number will do: text a row costs tenfold."""
+    if value.kind == "enum":  # the member index; _Compiled.decide gathers its code (an Enum) after the query
+        return value.expr
     if value.kind == "bool":
         return pl.when(value.expr).then(pl.lit("true")).otherwise(pl.lit("false"))
     if value.kind == "date":
@@ -1449,13 +1459,13 @@ def _as_text(value: _Val, money: bool) -> pl.Expr:
     if value.kind != "number":
         raise ColumnarError(f"an effect of kind {value.kind} cannot be written column-wise")
     held, scale = value.expr, value.scale
+    if money:
+        return held  # whole fen (value_rule quantizes money to scale 2)
     if scale == 0:
-        return held.cast(pl.String)
-    unit = 10 ** scale
+        return held.cast(pl.Int64)
+    unit = 10 ** scale  # a fraction held: as text, for the per-record path writes such a number as text
     whole = (held.abs() // unit).cast(pl.String)
-    fraction = (held.abs() % unit).cast(pl.String).str.zfill(scale)
-    if not money:  # 6000.50 → 6000.5, 24.0 → 24
-        fraction = fraction.str.strip_chars_end("0")
+    fraction = (held.abs() % unit).cast(pl.String).str.zfill(scale).str.strip_chars_end("0")  # 6000.50 → 6000.5
     text = pl.when(fraction == "").then(whole).otherwise(pl.concat_str(whole, pl.lit("."), fraction))
     return pl.when(held < 0).then(pl.concat_str(pl.lit("-"), text)).otherwise(text)
 

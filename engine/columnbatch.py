@@ -203,8 +203,8 @@ def _decisions(converted, rules: Callable[[str], Any], programmes: list[str], co
                 marked.append(column.scatter(bad, pl.Series([amount_error], dtype=column.dtype)))
             elif column.name.endswith(".reason"):
                 marked.append(column.cast(pl.Categorical).scatter(bad, reason_error))
-            else:  # an effect: none for a row not decided
-                marked.append(column.scatter(bad, None))
+            else:  # an effect: none for a row not decided (a typed null: money effects are Decimal)
+                marked.append(column.scatter(bad, pl.Series([None], dtype=column.dtype)))
         frame = pl.DataFrame(marked)
     _count(frame, programmes, summary)
     return frame

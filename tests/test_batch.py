@@ -302,10 +302,13 @@ def test_out_carries_each_programme_s_effect_beside_its_outcome(tmp_path, per_re
     assert decided["engineer-to-skill-assessment.may_sit_from"] == ""  # not eligible: no title held
     assert header.index("residence-points-skill.points") == header.index("residence-points-skill.reason") + 1
     assert refused["residence-points-skill.outcome"] == "error" and refused["residence-points-skill.points"] == ""
-    write_csv(firms, ["applicant_id", "record_type", "staff_education_spend", "frontline_education_spend", "as_of"],
-              [["E1", "enterprise", "900000", "500000", "2024-06-01"], ["E2", "enterprise", "100000", "50000", "2017-12-31"]])
-    assert run("batch", firms, "-o", tmp_path / "firms-out.csv", *flags).exit_code == 0
-    header, e1, e2 = read_csv(tmp_path / "firms-out.csv")
+    write_csv(firms, ["applicant_id", "record_type", "staff_education_spend", "frontline_education_spend", "as_of",
+                      "payroll_total"],
+              [["E1", "enterprise", "900000", "500000", "2024-06-01", ""], ["E2", "enterprise", "100000", "50000", "2017-12-31", ""],
+               ["E3", "enterprise", "900000", "500000", "2024-06-01", "x"]])  # E3 refused: its money effects empty
+    assert run("batch", firms, "-o", tmp_path / "firms-out.csv", *flags).exit_code == 1
+    header, e1, e2, e3 = read_csv(tmp_path / "firms-out.csv")
+    assert dict(zip(header, e3))["staff-education-fund-frontline-share.shortfall"] == ""
     firm, early = dict(zip(header, e1)), dict(zip(header, e2))
     assert firm["staff-education-fund-frontline-share.outcome"] == "ineligible"
     assert firm["staff-education-fund-frontline-share.shortfall"] == "40000.00"  # given when it fails, too

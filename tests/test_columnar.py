@@ -449,13 +449,12 @@ def test_polars_is_loaded_only_by_the_column_wise_path():
     assert result.stdout.strip() == "False"
 
 
-@pytest.mark.parametrize("money", [False, True])
-def test_an_effect_is_written_as_the_per_record_path_writes_it(money):
-    from engine.columnar import _as_text, _Val
+def test_an_effect_with_a_fraction_is_written_as_the_per_record_path_writes_it():
+    from engine.columnar import _effect_cells, _Val
     from engine.explain import format_decimal
 
     values = [Decimal("6000.50"), Decimal("24.00"), Decimal("-0.05"), Decimal("0.00"), Decimal("1234567.89")]
     frame = pl.DataFrame({"x": [int(v.scaleb(2)) for v in values]}, schema={"x": pl.Int64})
-    written = frame.select(_as_text(_Val("number", pl.col("x"), 0, scale=2), money)).to_series().to_list()
-    assert written == [f"{v:.2f}" if money else format_decimal(v) for v in values]
+    written = frame.select(_effect_cells(_Val("number", pl.col("x"), 0, scale=2), False)).to_series().to_list()
+    assert written == [format_decimal(v) for v in values]
 
