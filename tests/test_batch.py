@@ -479,18 +479,23 @@ def test_a_long_output_name_is_written_its_temporary_name_kept_within_the_limit(
     assert out.exists() and out.with_suffix(".errors.csv").exists()
 
 
-def test_out_is_put_in_place_last_and_taken_back_if_a_file_cannot_be(tmp_path, monkeypatch):
+def _renaming_onto_fails(monkeypatch, name: str, error: OSError) -> None:
+    """Putting a finished file in place as `name` fails with `error` (a full disk, an immutable file)."""
     from engine import tabular
 
-    write_csv(tmp_path / "in.csv", ["applicant_id", "training_hours"], [["A-1", "24"], ["A-2", "abc"]])
     real = tabular.finished
 
     def failing(temporary, target):
-        if target is not None and target.name == "out.csv":
-            raise OSError(28, "No space left on device", str(target))
+        if target is not None and target.name == name:
+            raise error
         real(temporary, target)
 
     monkeypatch.setattr(tabular, "finished", failing)
+
+
+def test_out_is_put_in_place_last_and_taken_back_if_a_file_cannot_be(tmp_path, monkeypatch):
+    write_csv(tmp_path / "in.csv", ["applicant_id", "training_hours"], [["A-1", "24"], ["A-2", "abc"]])
+    _renaming_onto_fails(monkeypatch, "out.csv", OSError(28, "No space left on device", "out.csv"))
     result = run("batch", tmp_path / "in.csv", "-o", tmp_path / "out.csv")
     assert result.exit_code == 2 and "cannot write" in result.output and "no output was written" in result.output
     assert "Traceback" not in result.output
@@ -504,17 +509,8 @@ def test_out_is_put_in_place_last_and_taken_back_if_a_file_cannot_be(tmp_path, m
 
 
 def test_outputs_with_explain_are_all_put_in_place_or_none(tmp_path, monkeypatch):
-    from engine import tabular
-
     write_csv(tmp_path / "in.csv", ["applicant_id", "training_hours"], [["A-1", "24"], ["A-2", "abc"]])
-    real = tabular.finished
-
-    def failing(temporary, target):
-        if target is not None and target.name == "e.jsonl":
-            raise OSError(1, "Operation not permitted", str(target))
-        real(temporary, target)
-
-    monkeypatch.setattr(tabular, "finished", failing)
+    _renaming_onto_fails(monkeypatch, "e.jsonl", OSError(1, "Operation not permitted", "e.jsonl"))
     result = run("batch", tmp_path / "in.csv", "-o", tmp_path / "out.csv", "--explain", tmp_path / "e.jsonl")
     assert result.exit_code == 2 and "no output was written" in result.output  # OUT had been left in place
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]
