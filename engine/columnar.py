@@ -1319,8 +1319,8 @@ class _Compiled:
                 self.outputs[f"{pid}.{name}"] = self.outputs[f"{pid}.{name}"].cast(pl.Decimal(38, 0))
                 self.fen.add(f"{pid}.{name}")
             if code.value.kind == "enum":  # the member index: its code is looked up after the query
-                self.enum_effects[f"{pid}.{name}"] = pl.Series([m.value for m in _members(code.value.enum)],
-                                                               dtype=pl.Enum([m.value for m in _members(code.value.enum)]))
+                codes = [m.value for m in _members(code.value.enum)]
+                self.enum_effects[f"{pid}.{name}"] = pl.Series(codes, dtype=pl.Enum(codes))
 
         # The reason key: what reason_code depends on, packed into one integer (see the module doc).
         # Bits 0–1: the state (0 out of force, 1 ineligible, 2 undetermined, 3 eligible). Then, by
