@@ -68,9 +68,9 @@ def run_column_batch(ruleset: Ruleset, table, out_path: Path, default_as_of: dat
         earlier = earlier_decisions(header, ruleset)  # replaced by this run's, as RowDecider.input_cells
         summary = Summary(unknown_columns=unknown_columns(header, earlier))
         decided_columns = decision_header(ruleset)
-        kept = [f"c{i}" for i in range(len(header)) if i not in earlier]
-        writer = TableWriter(out_path, [header[i] for i in range(len(header)) if i not in earlier] + decided_columns,
-                             ERROR_HEADER)
+        kept_at = [i for i in range(len(header)) if i not in earlier]
+        kept = [f"c{i}" for i in kept_at]
+        writer = TableWriter(out_path, [header[i] for i in kept_at] + decided_columns, ERROR_HEADER)
         behind = _Behind()  # polars writes a chunk while the next is read and decided
         try:
             for raw in _ahead(chunks):

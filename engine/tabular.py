@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import os
 import re
 import tempfile
@@ -322,9 +323,9 @@ def _uncalculated_formulas(path: Path, sheet: str) -> dict[int, dict[int, str]]:
         part = _sheet_part(book, workbook, sheet)
         if part is None:
             return {}
+        if part not in _scan_sheets(path)[1]:  # no formula in it: not read again
+            return {}
         data = book.read(part)
-    if b"<f" not in data:
-        return {}
     recalculated = re.search(rb"""<calcPr\b[^>]*\bfullCalcOnLoad\s*=\s*["'](?:1|true)["']""", workbook) is not None
     found: dict[int, dict[int, str]] = {}
     for match in _FORMULA_CELL.finditer(data):
@@ -370,8 +371,22 @@ def _sheet_part(book, workbook: bytes, sheet: str) -> str | None:
 
 def _has_error_cells(path: Path) -> bool:
     """Whether any worksheet of the workbook holds a formula error cell (<c … t="e">)."""
+    return _scan_sheets(path)[0]
+
+
+def _scan_sheets(path: Path) -> tuple[bool, frozenset[str]]:
+    """One pass over every worksheet's XML: whether any holds a formula error cell (<c … t="e">),
+    and which parts hold a formula at all (<f) — remembered for the file as it is, so that opening a
+    workbook decompresses its sheets once for both questions."""
+    stat = path.stat()
+    return _scanned(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=4)
+def _scanned(path: str, mtime: int, size: int) -> tuple[bool, frozenset[str]]:
     import zipfile
 
+    errors, formulas = False, set()
     with zipfile.ZipFile(path) as book:
         for name in book.namelist():
             if not (name.startswith("xl/worksheets/") and name.endswith(".xml")):
@@ -382,10 +397,12 @@ def _has_error_cells(path: Path) -> bool:
                     # the regex only where an error's type value ("e") is in the text at all: a
                     # literal search is some 20× faster than the regex over a whole sheet
                     text = tail + block
-                    if (b'"e"' in text or b"'e'" in text) and _ERROR_CELL.search(text):
-                        return True
+                    if not errors and (b'"e"' in text or b"'e'" in text) and _ERROR_CELL.search(text):
+                        errors = True
+                    if b"<f" in text:
+                        formulas.add(name)
                     tail = block[-200:]  # a tag cut between blocks
-    return False
+    return errors, frozenset(formulas)
 
 
 # A cell that is not text (a number, date, boolean… of an xlsx sheet or a Parquet file), held in a
@@ -430,8 +447,6 @@ def unescaped(value: str) -> str:
     return value[1:] if value[:1] == "'" and value[1:2] in _FORMULA_START and len(value) > 1 else value
 
 
-ESCAPED_CELL = "^'[" + "".join("\\" + c if c in "-^]\\" else c for c in _FORMULA_START) + "]"  # for polars
-
 
 # Temporaries not yet renamed onto their targets or removed: what a stopped run whose clean-up
 # hangs must still remove (engine.cli gives the clean-up a few seconds, then removes these and exits).
@@ -441,12 +456,17 @@ UNFINISHED: set[Path] = set()
 def temporary_beside(target: Path) -> Path:
     """A new empty hidden file beside `target`, to be renamed onto it when complete (finished())
     — an ordinary file's permissions: mkstemp makes 0600."""
-    # the name shortened: a long target name (80 Chinese characters is 240 bytes) plus the mkstemp
-    # marks would pass the 255 bytes a file name may have
-    handle, name = tempfile.mkstemp(prefix=f".{target.name[:40]}.", suffix=".part", dir=target.parent or ".")
-    os.close(handle)
+    name = _name_beside(target, ".part")
     os.chmod(name, 0o666 & ~_UMASK)
-    UNFINISHED.add(Path(name))
+    UNFINISHED.add(name)
+    return name
+
+
+def _name_beside(target: Path, suffix: str) -> Path:
+    """A new empty hidden file beside `target`, its name shortened: a long target name (80 Chinese
+    characters is 240 bytes) plus mkstemp's marks would pass the 255 bytes a file name may have."""
+    handle, name = tempfile.mkstemp(prefix=f".{target.name[:40]}.", suffix=suffix, dir=target.parent or ".")
+    os.close(handle)
     return Path(name)
 
 
@@ -630,11 +650,10 @@ class TableWriter:
         set_aside: list[tuple[Path, Path]] = []
         try:
             for temporary, target in steps:
-                if target.exists():
-                    handle, name = tempfile.mkstemp(prefix=f".{target.name[:40]}.", suffix=".old", dir=target.parent)
-                    os.close(handle)
-                    os.replace(target, name)
-                    set_aside.append((Path(name), target))
+                if target.exists():  # not among UNFINISHED: a clean-up cut short must not remove it
+                    old = _name_beside(target, ".old")
+                    os.replace(target, old)
+                    set_aside.append((old, target))
                 finished(temporary, target)
                 placed.append(target)
         except BaseException:
@@ -665,6 +684,7 @@ class TableWriter:
 
 
 _FORMULA = "^[" + "".join("\\" + c if c in "-^]\\" else c for c in _FORMULA_START) + "]"
+ESCAPED_CELL = "^'" + _FORMULA[1:]  # safe_text's apostrophe before such text, for polars (unescaped)
 _QUOTED = (",", '"', "\r", "\n")  # what makes polars quote a field (quote_style "necessary")
 
 
